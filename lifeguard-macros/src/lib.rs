@@ -1,0 +1,1 @@
+//! Lifeguard procedural macros (compile-time checked SQL arrives in a later issue).

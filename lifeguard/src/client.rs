@@ -1,0 +1,132 @@
+//! `Client`: a handle on one connection, shared by as many coroutines as you like.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::cancel::CancelToken;
+use crate::config::Config;
+use crate::conn::Conn;
+use crate::copy::{CopyInWriter, CopyOutReader};
+use crate::error::Result;
+use crate::executor::{Executor, Target, ToStatement};
+use crate::notify::Notifications;
+use crate::query::{self, Params, PendingQuery};
+use crate::transaction::{Transaction, TransactionBuilder};
+
+/// A connection to PostgreSQL. `Clone` gives another handle on the *same* connection; all
+/// handles pipeline their queries over it. The connection closes when the last handle (and
+/// the last statement, stream or notification handle using it) is dropped.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) conn: Arc<Conn>,
+}
+
+impl Client {
+    /// Connects using a `postgres://` URL (see [`Config::from_url`]).
+    pub fn connect(url: &str) -> Result<Client> {
+        Client::connect_with(&url.parse()?)
+    }
+
+    /// Connects using a prepared configuration.
+    pub fn connect_with(config: &Config) -> Result<Client> {
+        let conn = crate::connect::connect(&Arc::new(config.clone()))?;
+        Ok(Client { conn })
+    }
+
+    /// Writes a query now and returns a handle to read its results later, so one coroutine
+    /// can keep several queries in flight.
+    pub fn send<S: ?Sized + ToStatement>(
+        &self,
+        stmt: &S,
+        params: Params<'_>,
+    ) -> Result<PendingQuery> {
+        let stmt = stmt.__statement(self, None)?;
+        let resp = query::start(&self.conn, None, &stmt, params)?;
+        Ok(PendingQuery::new(resp, stmt))
+    }
+
+    /// Begins a transaction with the server's defaults. The transaction holds the connection
+    /// exclusively: other handles' queries wait until it commits or rolls back.
+    pub fn transaction(&self) -> Result<Transaction<'_>> {
+        self.build_transaction().start()
+    }
+
+    /// Begins a transaction with options (isolation level, read-only, deferrable).
+    pub fn build_transaction(&self) -> TransactionBuilder<'_> {
+        TransactionBuilder::new(self.clone(), None)
+    }
+
+    /// Starts `COPY … FROM STDIN`; write the data, then call `finish`. The connection is held
+    /// exclusively while the copy runs.
+    pub fn copy_in(&self, sql: &str) -> Result<CopyInWriter<'_>> {
+        CopyInWriter::start(self.conn.clone(), None, sql)
+    }
+
+    /// Starts `COPY … TO STDOUT` and streams its data.
+    pub fn copy_out(&self, sql: &str) -> Result<CopyOutReader> {
+        CopyOutReader::start(self.conn.clone(), None, sql)
+    }
+
+    /// The notifications delivered to this connection (after `LISTEN`).
+    pub fn notifications(&self) -> Notifications {
+        Notifications {
+            conn: self.conn.clone(),
+        }
+    }
+
+    /// A token that can cancel the query this connection is running, from anywhere.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.conn.cancel.clone()
+    }
+
+    /// True once the connection is closed; every query on it will fail.
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// The server process id of this connection.
+    pub fn backend_pid(&self) -> i32 {
+        self.conn.cancel.process_id()
+    }
+
+    /// A server parameter as last reported (e.g. `server_version`, `TimeZone`).
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.conn.parameter(name)
+    }
+
+    /// Number of statements in this connection's cache.
+    pub fn cached_statements(&self) -> usize {
+        self.conn.statements.len()
+    }
+
+    /// Queries written and not yet fully answered.
+    pub fn in_flight(&self) -> usize {
+        self.conn.inflight()
+    }
+
+    pub(crate) fn is_broken(&self) -> bool {
+        self.conn.is_broken()
+    }
+
+    pub(crate) fn same_connection(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.conn, &other.conn)
+    }
+}
+
+impl Executor for Client {
+    fn __target(&self) -> Result<Target<'_>> {
+        Ok(Target {
+            client: Cow::Borrowed(self),
+            token: None,
+        })
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("backend_pid", &self.backend_pid())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,611 @@
+//! The shared connection: many callers pipeline requests over one socket.
+//!
+//! * **Writing.** A caller encodes its request straight into the shared output buffer and
+//!   appends its responder to the FIFO queue under one lock, so the queue order is the wire
+//!   order. If nobody is flushing, the caller becomes the flusher and writes out everything
+//!   buffered (its own bytes and whatever others add meanwhile), so concurrent callers share
+//!   write syscalls.
+//! * **Reading.** One reader coroutine per connection parses message headers and hands each
+//!   request the run of messages up to and including its `ReadyForQuery`, as zero-copy
+//!   chunks. Notifications, notices and parameter changes are peeled off on the way.
+//! * **Exclusivity.** Transactions and `COPY FROM STDIN` take the gate: until they release it,
+//!   only requests carrying their token may be written; the rest wait.
+//! * **Failure.** When the socket dies every queued responder is dropped, so every waiter
+//!   wakes at once with the reason; nothing waits on a dead connection.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use may::sync::mpsc::{self, Receiver, Sender};
+use may::sync::{Condvar, Mutex, MutexGuard};
+use postgres_protocol::message::backend::{Header, Message};
+use postgres_protocol::message::frontend;
+use postgres_types::{Oid, Type};
+use std::sync::mpsc::RecvTimeoutError;
+
+use crate::cancel::CancelToken;
+use crate::config::Config;
+use crate::error::{DbError, Error, Result};
+use crate::notify::Notification;
+use crate::socket::{ReadHalf, Stream, WriteHalf};
+use crate::statement::StatementCache;
+
+/// Identifies the holder of a connection's exclusive gate.
+pub(crate) type Token = u64;
+
+/// Where the reader delivers one request's responses.
+pub(crate) enum Responder {
+    Chan(Sender<BytesMut>),
+    /// Fire-and-forget requests (rollback on drop): responses are read and dropped.
+    Discard,
+}
+
+#[derive(Clone)]
+struct Closed {
+    reason: String,
+    db: Option<DbError>,
+}
+
+struct State {
+    buf: BytesMut,
+    flushing: bool,
+    queue: VecDeque<Responder>,
+    /// Requests ever queued; a request's sequence number is the value before its push.
+    queued: u64,
+    closed: Option<Closed>,
+    exclusive: Option<Token>,
+    /// Statements dropped by users, closed on the server with the next extended request.
+    pending_closes: Vec<String>,
+    /// While the gate holder is in COPY IN, no other message may be injected.
+    copy_in: bool,
+}
+
+pub(crate) struct Conn {
+    state: Mutex<State>,
+    gate: Condvar,
+    writer: Mutex<WriteHalf>,
+    shutdown: Stream,
+    /// Requests whose `ReadyForQuery` the reader has seen.
+    completed: AtomicU64,
+    inflight: AtomicUsize,
+    broken: AtomicBool,
+    next_id: AtomicU64,
+    notifications: Mutex<Receiver<Notification>>,
+    params: std::sync::Mutex<HashMap<String, String>>,
+    pub(crate) statements: StatementCache,
+    pub(crate) types: std::sync::Mutex<HashMap<Oid, Type>>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) cancel: CancelToken,
+}
+
+/// What connection set-up hands over to the shared connection.
+pub(crate) struct Established {
+    pub(crate) read: ReadHalf,
+    pub(crate) write: WriteHalf,
+    pub(crate) shutdown: Stream,
+    pub(crate) params: HashMap<String, String>,
+    pub(crate) cancel: CancelToken,
+    /// Bytes the server sent after the first `ReadyForQuery` (normally none).
+    pub(crate) leftover: BytesMut,
+}
+
+impl Conn {
+    pub(crate) fn start(est: Established, config: Arc<Config>) -> Result<Arc<Conn>> {
+        let (ntx, nrx) = mpsc::channel();
+        let conn = Arc::new(Conn {
+            state: Mutex::new(State {
+                buf: BytesMut::with_capacity(8 * 1024),
+                flushing: false,
+                queue: VecDeque::new(),
+                queued: 0,
+                closed: None,
+                exclusive: None,
+                pending_closes: Vec::new(),
+                copy_in: false,
+            }),
+            gate: Condvar::new(),
+            writer: Mutex::new(est.write),
+            shutdown: est.shutdown,
+            completed: AtomicU64::new(0),
+            inflight: AtomicUsize::new(0),
+            broken: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            notifications: Mutex::new(nrx),
+            params: std::sync::Mutex::new(est.params),
+            statements: StatementCache::new(config.statement_cache_capacity),
+            types: std::sync::Mutex::new(HashMap::new()),
+            cancel: est.cancel,
+            config,
+        });
+        let weak = Arc::downgrade(&conn);
+        let read = est.read;
+        let leftover = est.leftover;
+        // SAFETY (may): the reader keeps no thread-local state across yields.
+        let spawned = unsafe {
+            may::coroutine::Builder::new()
+                .name("lifeguard-reader".into())
+                .stack_size(0x8000)
+                .spawn(move || reader_loop(weak, read, leftover, ntx))
+        };
+        spawned.map_err(|e| Error::io("spawning the reader coroutine", e))?;
+        Ok(conn)
+    }
+
+    /// A fresh id, used for statement names and gate tokens.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // may's Mutex poisons like std's; the state stays consistent across a panicking
+        // caller because every critical section below is panic-free.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a request: waits at the gate unless `token` holds it, encodes with `encode`,
+    /// registers `responder` (if any) and flushes. Returns the request's sequence number.
+    ///
+    /// `extended` requests end in `Sync`, so pending statement closes may ride along.
+    pub(crate) fn send(
+        &self,
+        token: Option<Token>,
+        extended: bool,
+        responder: Option<Responder>,
+        encode: impl FnOnce(&mut BytesMut) -> Result<()>,
+    ) -> Result<u64> {
+        let mut st = self.lock();
+        let deadline = self.config.query_timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Some(c) = &st.closed {
+                return Err(closed_error(c));
+            }
+            match st.exclusive {
+                None => break,
+                Some(t) if Some(t) == token => break,
+                Some(_) => {}
+            }
+            st = match deadline {
+                None => self.gate.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::new(
+                            crate::ErrorKind::Timeout,
+                            "waiting for another caller's transaction to finish on this connection",
+                            None,
+                        ));
+                    }
+                    self.gate
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+        let mark = st.buf.len();
+        let state = &mut *st;
+        if extended && !state.copy_in && !state.pending_closes.is_empty() {
+            for name in &state.pending_closes {
+                frontend::close(b'S', name, &mut state.buf)
+                    .map_err(|e| Error::io("encoding Close", e))?;
+            }
+        }
+        if let Err(e) = encode(&mut state.buf) {
+            state.buf.truncate(mark);
+            return Err(e);
+        }
+        if extended && !state.copy_in {
+            state.pending_closes.clear();
+        }
+        let seq = state.queued;
+        if let Some(r) = responder {
+            state.queue.push_back(r);
+            state.queued += 1;
+            self.inflight.fetch_add(1, Ordering::Relaxed);
+        }
+        self.flush(st)?;
+        Ok(seq)
+    }
+
+    /// Writes out the shared buffer unless another caller is already doing so.
+    fn flush<'a>(&'a self, mut st: MutexGuard<'a, State>) -> Result<()> {
+        if st.flushing {
+            return Ok(());
+        }
+        st.flushing = true;
+        loop {
+            let out = st.buf.split();
+            drop(st);
+            let res = {
+                let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+                w.write_all(&out)
+            };
+            st = self.lock();
+            if let Err(e) = res {
+                st.flushing = false;
+                drop(st);
+                let err = Error::io("writing to the server", e);
+                self.close(err.to_string(), None);
+                return Err(err);
+            }
+            if st.buf.is_empty() {
+                st.flushing = false;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Takes the exclusive gate, waiting for the current holder (bounded by `timeout`).
+    pub(crate) fn acquire_exclusive(&self, timeout: Option<Duration>) -> Result<Token> {
+        let token = self.next_id();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.lock();
+        loop {
+            if let Some(c) = &st.closed {
+                return Err(closed_error(c));
+            }
+            if st.exclusive.is_none() {
+                st.exclusive = Some(token);
+                return Ok(token);
+            }
+            st = match deadline {
+                None => self.gate.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::new(
+                            crate::ErrorKind::Timeout,
+                            "waiting for exclusive use of the connection",
+                            None,
+                        ));
+                    }
+                    self.gate
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Releases the gate if `token` holds it.
+    pub(crate) fn release_exclusive(&self, token: Token) {
+        let mut st = self.lock();
+        if st.exclusive == Some(token) {
+            st.exclusive = None;
+            st.copy_in = false;
+        }
+        drop(st);
+        self.gate.notify_all();
+    }
+
+    pub(crate) fn set_copy_in(&self, on: bool) {
+        self.lock().copy_in = on;
+    }
+
+    /// Queues a server-side close of a dropped prepared statement.
+    pub(crate) fn schedule_close(&self, name: String) {
+        let mut st = self.lock();
+        if st.closed.is_none() {
+            st.pending_closes.push(name);
+        }
+    }
+
+    /// Marks the connection dead and wakes every waiter.
+    pub(crate) fn close(&self, reason: String, db: Option<DbError>) {
+        let queue = {
+            let mut st = self.lock();
+            if st.closed.is_none() {
+                st.closed = Some(Closed { reason, db });
+            }
+            std::mem::take(&mut st.queue)
+        };
+        self.inflight.store(0, Ordering::Relaxed);
+        drop(queue);
+        self.gate.notify_all();
+        self.shutdown.shutdown();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+
+    /// The error a caller sees once the connection is gone.
+    pub(crate) fn closed_error(&self) -> Error {
+        match &self.lock().closed {
+            Some(c) => closed_error(c),
+            None => Error::closed("the connection's reader stopped"),
+        }
+    }
+
+    /// Remembers that the connection hit an error after which it must not be reused.
+    pub(crate) fn mark_broken(&self) {
+        self.broken.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Relaxed) || self.is_closed()
+    }
+
+    /// Requests queued and not yet answered (a load hint for the pool).
+    pub(crate) fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::Relaxed)
+    }
+
+    /// True while request `seq` is the one the server is working on (all before it done).
+    pub(crate) fn is_running(&self, seq: u64) -> bool {
+        self.completed.load(Ordering::Acquire) == seq
+    }
+
+    pub(crate) fn parameter(&self, name: &str) -> Option<String> {
+        self.params
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub(crate) fn notifications(&self) -> &Mutex<Receiver<Notification>> {
+        &self.notifications
+    }
+
+    fn pop_responder(&self) -> Option<Responder> {
+        self.lock().queue.pop_front()
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Last handle gone: say goodbye and wake the reader so it exits.
+        let mut buf = BytesMut::new();
+        frontend::terminate(&mut buf);
+        if let Ok(mut w) = self.writer.try_lock() {
+            let _ = w.write_all(&buf);
+        }
+        self.shutdown.shutdown();
+    }
+}
+
+fn closed_error(c: &Closed) -> Error {
+    match &c.db {
+        Some(db) => Error::db(db.clone()).context(c.reason.clone()),
+        None => Error::closed(c.reason.clone()),
+    }
+}
+
+/// Receives one request's responses, message by message.
+pub(crate) struct Responses {
+    rx: Receiver<BytesMut>,
+    buf: BytesMut,
+    conn: Arc<Conn>,
+    seq: u64,
+    deadline: Option<Instant>,
+}
+
+impl Responses {
+    pub(crate) fn channel() -> (Responder, Receiver<BytesMut>) {
+        let (tx, rx) = mpsc::channel();
+        (Responder::Chan(tx), rx)
+    }
+
+    pub(crate) fn new(rx: Receiver<BytesMut>, conn: Arc<Conn>, seq: u64) -> Responses {
+        let deadline = conn.config.query_timeout.map(|t| Instant::now() + t);
+        Responses {
+            rx,
+            buf: BytesMut::new(),
+            conn,
+            seq,
+            deadline,
+        }
+    }
+
+    pub(crate) fn conn(&self) -> &Arc<Conn> {
+        &self.conn
+    }
+
+    /// The next backend message for this request.
+    pub(crate) fn next(&mut self) -> Result<Message> {
+        loop {
+            if let Some(msg) =
+                Message::parse(&mut self.buf).map_err(|e| Error::io("parsing a response", e))?
+            {
+                return Ok(msg);
+            }
+            let chunk = match self.deadline {
+                None => self.rx.recv().map_err(|_| self.conn.closed_error())?,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    match self.rx.recv_timeout(left) {
+                        Ok(c) => c,
+                        Err(RecvTimeoutError::Disconnected) => {
+                            return Err(self.conn.closed_error())
+                        }
+                        Err(RecvTimeoutError::Timeout) => return Err(self.timed_out()),
+                    }
+                }
+            };
+            if self.buf.is_empty() {
+                self.buf = chunk;
+            } else {
+                self.buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+
+    fn timed_out(&self) -> Error {
+        // Cancel only if the server is on our request: cancelling blindly could hit another
+        // caller's query that is pipelined behind ours.
+        if self.conn.is_running(self.seq) {
+            let token = self.conn.cancel.clone();
+            let _ = may::go!(move || {
+                if let Err(e) = token.cancel_query() {
+                    tracing::warn!(error = %e, "cancel after query timeout failed");
+                }
+            });
+        }
+        Error::new(
+            crate::ErrorKind::Timeout,
+            format!(
+                "query exceeded query_timeout of {:?}",
+                self.conn.config.query_timeout.unwrap_or_default()
+            ),
+            None,
+        )
+    }
+}
+
+fn reader_loop(weak: Weak<Conn>, mut rd: ReadHalf, leftover: BytesMut, ntx: Sender<Notification>) {
+    let mut buf = leftover;
+    let mut current: Option<Responder> = None;
+    let mut fatal: Option<DbError> = None;
+    let mut processed_leftover = buf.is_empty();
+    let reason = loop {
+        if processed_leftover {
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(32 * 1024);
+            }
+            let start = buf.len();
+            let spare = buf.capacity() - start;
+            buf.resize(start + spare, 0);
+            match rd.read(&mut buf[start..]) {
+                Ok(0) => {
+                    buf.truncate(start);
+                    break "the server closed the connection".to_string();
+                }
+                Ok(n) => buf.truncate(start + n),
+                Err(e) => {
+                    buf.truncate(start);
+                    break format!("reading from the server failed: {e}");
+                }
+            }
+        }
+        processed_leftover = true;
+        let Some(conn) = weak.upgrade() else {
+            return;
+        };
+        if let Err(reason) = dispatch(&conn, &mut buf, &mut current, &mut fatal, &ntx) {
+            break reason;
+        }
+    };
+    drop(current);
+    if let Some(conn) = weak.upgrade() {
+        let reason = match &fatal {
+            Some(db) => format!("{reason}: {}", db.message()),
+            None => reason,
+        };
+        conn.close(reason, fatal);
+    }
+}
+
+/// Routes every complete message in `buf`; an incomplete tail stays for the next read.
+fn dispatch(
+    conn: &Conn,
+    buf: &mut BytesMut,
+    current: &mut Option<Responder>,
+    fatal: &mut Option<DbError>,
+    ntx: &Sender<Notification>,
+) -> std::result::Result<(), String> {
+    let mut off = 0;
+    loop {
+        let header = match Header::parse(&buf[off..]) {
+            Ok(Some(h)) => h,
+            Ok(None) => break,
+            Err(e) => return Err(format!("malformed message from the server: {e}")),
+        };
+        let total = header.len() as usize + 1;
+        if buf.len() - off < total {
+            break;
+        }
+        match header.tag() {
+            b'A' | b'N' | b'S' => {
+                if off > 0 {
+                    route(conn, current, buf.split_to(off), fatal);
+                    off = 0;
+                }
+                let mut msg = buf.split_to(total);
+                handle_async(conn, &mut msg, ntx);
+            }
+            b'Z' => {
+                off += total;
+                route(conn, current, buf.split_to(off), fatal);
+                off = 0;
+                *current = None;
+                conn.completed.fetch_add(1, Ordering::Release);
+                let _ = conn
+                    .inflight
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            }
+            _ => off += total,
+        }
+    }
+    if off > 0 {
+        route(conn, current, buf.split_to(off), fatal);
+    }
+    Ok(())
+}
+
+fn route(
+    conn: &Conn,
+    current: &mut Option<Responder>,
+    chunk: BytesMut,
+    fatal: &mut Option<DbError>,
+) {
+    if current.is_none() {
+        *current = conn.pop_responder();
+    }
+    match current {
+        Some(Responder::Chan(tx)) => {
+            // A receiver dropped mid-stream just means the rest is discarded.
+            let _ = tx.send(chunk);
+        }
+        Some(Responder::Discard) => {}
+        None => {
+            // Nothing asked for this: typically the FATAL sent before the server hangs up.
+            let mut chunk = chunk;
+            while let Ok(Some(msg)) = Message::parse(&mut chunk) {
+                if let Message::ErrorResponse(body) = msg {
+                    if let Ok(db) = DbError::parse(&body) {
+                        *fatal = Some(db);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn handle_async(conn: &Conn, msg: &mut BytesMut, ntx: &Sender<Notification>) {
+    match Message::parse(msg) {
+        Ok(Some(Message::NotificationResponse(body))) => {
+            if let (Ok(channel), Ok(payload)) = (body.channel(), body.message()) {
+                let _ = ntx.send(Notification::new(
+                    body.process_id(),
+                    channel.to_string(),
+                    payload.to_string(),
+                ));
+            }
+        }
+        Ok(Some(Message::NoticeResponse(body))) => {
+            let mut fields = Vec::new();
+            let mut it = body.fields();
+            while let Ok(Some(f)) = fallible_iterator::FallibleIterator::next(&mut it) {
+                if f.type_() == b'M' || f.type_() == b'S' {
+                    fields.push(String::from_utf8_lossy(f.value_bytes()).into_owned());
+                }
+            }
+            tracing::info!(notice = %fields.join(": "), "server notice");
+        }
+        Ok(Some(Message::ParameterStatus(body))) => {
+            if let (Ok(k), Ok(v)) = (body.name(), body.value()) {
+                conn.params
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(k.to_string(), v.to_string());
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,149 @@
+//! The query methods shared by clients, transactions and pools.
+
+use crate::client::Client;
+use crate::conn::Token;
+use crate::error::{Error, ErrorKind, Result};
+use crate::query::{self, Params, RowStream};
+use crate::row::Row;
+use crate::statement::Statement;
+use std::borrow::Cow;
+
+/// Where a query runs: a connection, and the gate token if inside a transaction.
+#[doc(hidden)]
+pub struct Target<'a> {
+    pub(crate) client: Cow<'a, Client>,
+    pub(crate) token: Option<Token>,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// SQL text or a prepared [`Statement`].
+pub trait ToStatement: sealed::Sealed {
+    #[doc(hidden)]
+    fn __statement(&self, client: &Client, token: Option<u64>) -> Result<Statement>;
+}
+
+impl sealed::Sealed for str {}
+impl ToStatement for str {
+    /// Looks the text up in the connection's statement cache, preparing it on a miss.
+    fn __statement(&self, client: &Client, token: Option<u64>) -> Result<Statement> {
+        let conn = &client.conn;
+        if let Some(s) = conn.statements.get(self) {
+            return Ok(s);
+        }
+        let s = query::prepare(conn, token, self)?;
+        conn.statements.insert(self, s.clone());
+        Ok(s)
+    }
+}
+
+impl sealed::Sealed for String {}
+impl ToStatement for String {
+    fn __statement(&self, client: &Client, token: Option<u64>) -> Result<Statement> {
+        self.as_str().__statement(client, token)
+    }
+}
+
+impl sealed::Sealed for Statement {}
+impl ToStatement for Statement {
+    fn __statement(&self, _: &Client, _: Option<u64>) -> Result<Statement> {
+        Ok(self.clone())
+    }
+}
+
+/// Runs queries. Implemented by [`Client`], [`Transaction`](crate::Transaction),
+/// [`Pool`](crate::Pool) and [`PooledConnection`](crate::PooledConnection), so code can
+/// take `&impl Executor` and run on any of them.
+pub trait Executor {
+    #[doc(hidden)]
+    fn __target(&self) -> Result<Target<'_>>;
+
+    /// Runs a statement and returns all rows.
+    fn query<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Vec<Row>> {
+        self.query_stream(stmt, params)?.collect()
+    }
+
+    /// Runs a statement that must return exactly one row.
+    fn query_one<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Row> {
+        let mut rows = self.query_stream(stmt, params)?;
+        let first = rows.next().transpose()?;
+        let second = rows.next().transpose()?;
+        // Read to the end so a later error (e.g. a failing function) is not hidden.
+        for r in rows.by_ref() {
+            r?;
+        }
+        match (first, second) {
+            (Some(row), None) => Ok(row),
+            (None, _) => Err(Error::new(
+                ErrorKind::RowCount,
+                "query returned no rows",
+                None,
+            )),
+            (Some(_), Some(_)) => Err(Error::new(
+                ErrorKind::RowCount,
+                "query returned more than one row",
+                None,
+            )),
+        }
+    }
+
+    /// Runs a statement that returns at most one row.
+    fn query_opt<S: ?Sized + ToStatement>(
+        &self,
+        stmt: &S,
+        params: Params<'_>,
+    ) -> Result<Option<Row>> {
+        let mut rows = self.query_stream(stmt, params)?;
+        let first = rows.next().transpose()?;
+        let second = rows.next().transpose()?;
+        for r in rows.by_ref() {
+            r?;
+        }
+        match (first, second) {
+            (row, None) => Ok(row),
+            (Some(_), Some(_)) => Err(Error::new(
+                ErrorKind::RowCount,
+                "query returned more than one row",
+                None,
+            )),
+            (None, Some(_)) => unreachable!("a second row cannot come without a first"),
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    fn execute<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<u64> {
+        let mut rows = self.query_stream(stmt, params)?;
+        for r in rows.by_ref() {
+            r?;
+        }
+        Ok(rows.rows_affected().unwrap_or(0))
+    }
+
+    /// Runs a statement and streams its rows as they arrive.
+    fn query_stream<S: ?Sized + ToStatement>(
+        &self,
+        stmt: &S,
+        params: Params<'_>,
+    ) -> Result<RowStream> {
+        let target = self.__target()?;
+        let conn = &target.client.conn;
+        let stmt = stmt.__statement(&target.client, target.token)?;
+        let resp = query::start(conn, target.token, &stmt, params)?;
+        Ok(RowStream::new(resp, stmt))
+    }
+
+    /// Runs one or more `;`-separated statements with the simple protocol (no parameters,
+    /// no results).
+    fn batch_execute(&self, sql: &str) -> Result<()> {
+        let target = self.__target()?;
+        query::simple(&target.client.conn, target.token, sql).map(|_| ())
+    }
+
+    /// Prepares a statement (through the connection's statement cache).
+    fn prepare(&self, sql: &str) -> Result<Statement> {
+        let target = self.__target()?;
+        sql.__statement(&target.client, target.token)
+    }
+}

@@ -1,0 +1,324 @@
+//! The extended-protocol request/response cycle: prepare, bind+execute, and reading results.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::message::backend::{CommandCompleteBody, Message};
+use postgres_protocol::message::frontend;
+use postgres_types::{IsNull, ToSql, Type};
+
+use crate::conn::{Conn, Responses, Token};
+use crate::error::{DbError, Error, ErrorKind, Result};
+use crate::row::{base_type, Row};
+use crate::statement::{Column, Statement};
+use crate::types::resolve_type;
+
+/// Parameters as the query methods take them.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(what, e)
+}
+
+/// Turns a server error into an `Error`, remembering connection-fatal ones.
+pub(crate) fn server_error(conn: &Conn, db: DbError) -> Error {
+    if db.code().is_connection_fatal() {
+        conn.mark_broken();
+    }
+    Error::db(db)
+}
+
+fn parse_db(conn: &Conn, body: &postgres_protocol::message::backend::ErrorResponseBody) -> Error {
+    match DbError::parse(body) {
+        Ok(db) => server_error(conn, db),
+        Err(e) => Error::io("parsing an error response", e),
+    }
+}
+
+/// Reads messages up to `ReadyForQuery` after an error, so the error is reported only once the
+/// request is complete (its later messages would otherwise be attributed to nobody).
+fn drain(resp: &mut Responses) -> Result<()> {
+    loop {
+        if let Message::ReadyForQuery(_) = resp.next()? {
+            return Ok(());
+        }
+    }
+}
+
+/// Prepares `sql` under a fresh name and resolves its parameter and column types.
+pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Result<Statement> {
+    let name = format!("lg{}", conn.next_id());
+    let (responder, rx) = Responses::channel();
+    let seq = conn.send(token, true, Some(responder), |buf| {
+        frontend::parse(&name, sql, std::iter::empty(), buf).map_err(io("encoding Parse"))?;
+        frontend::describe(b'S', &name, buf).map_err(io("encoding Describe"))?;
+        frontend::sync(buf);
+        Ok(())
+    })?;
+    let mut resp = Responses::new(rx, conn.clone(), seq);
+    let mut param_oids = Vec::new();
+    let mut fields = Vec::new();
+    loop {
+        match resp.next()? {
+            Message::ParseComplete | Message::CloseComplete | Message::NoData => {}
+            Message::ParameterDescription(body) => {
+                param_oids = body
+                    .parameters()
+                    .collect()
+                    .map_err(io("parsing ParameterDescription"))?;
+            }
+            Message::RowDescription(body) => {
+                let mut it = body.fields();
+                while let Some(f) = it.next().map_err(io("parsing RowDescription"))? {
+                    fields.push((
+                        f.name().to_string(),
+                        f.type_oid(),
+                        f.table_oid(),
+                        f.column_id(),
+                    ));
+                }
+            }
+            Message::ErrorResponse(body) => {
+                let err = parse_db(conn, &body);
+                drain(&mut resp)?;
+                return Err(err);
+            }
+            Message::ReadyForQuery(_) => break,
+            _ => return Err(Error::protocol("unexpected message while preparing")),
+        }
+    }
+    // The statement exists on the server from here on: wrap it first so an error while
+    // resolving types still closes it.
+    let stmt = Statement::new(conn, name, Vec::new(), Vec::new());
+    let mut params = Vec::with_capacity(param_oids.len());
+    for oid in param_oids {
+        params.push(resolve_type(conn, token, oid)?);
+    }
+    let mut columns = Vec::with_capacity(fields.len());
+    for (name, oid, table_oid, column_id) in fields {
+        columns.push(Column {
+            name,
+            type_: resolve_type(conn, token, oid)?,
+            table_oid: (table_oid != 0).then_some(table_oid),
+            column_id: (column_id != 0).then_some(column_id),
+        });
+    }
+    Ok(stmt.with_types(params, columns))
+}
+
+/// Queues Bind/Execute/Sync for `stmt` and returns the pending responses.
+pub(crate) fn start(
+    conn: &Arc<Conn>,
+    token: Option<Token>,
+    stmt: &Statement,
+    params: Params<'_>,
+) -> Result<Responses> {
+    if !stmt.belongs_to(conn) {
+        return Err(Error::usage(
+            "this statement was prepared on another connection; with a pool, pass the SQL text",
+        ));
+    }
+    if params.len() != stmt.params().len() {
+        return Err(Error::new(
+            ErrorKind::ParameterCount,
+            format!(
+                "the statement expects {} parameters but {} were given",
+                stmt.params().len(),
+                params.len()
+            ),
+            None,
+        ));
+    }
+    let (responder, rx) = Responses::channel();
+    let seq = conn.send(token, true, Some(responder), |buf| {
+        encode_bind_execute(stmt, params, buf)
+    })?;
+    Ok(Responses::new(rx, conn.clone(), seq))
+}
+
+fn encode_bind_execute(stmt: &Statement, params: Params<'_>, buf: &mut BytesMut) -> Result<()> {
+    let mut failed: Option<(usize, Type)> = None;
+    let res = frontend::bind(
+        "",
+        stmt.name(),
+        Some(1),
+        params.iter().zip(stmt.params()).enumerate(),
+        |(i, (value, ty)), buf| {
+            let ty = base_type(ty);
+            match value.to_sql_checked(ty, buf) {
+                Ok(IsNull::No) => Ok(postgres_protocol::IsNull::No),
+                Ok(IsNull::Yes) => Ok(postgres_protocol::IsNull::Yes),
+                Err(e) => {
+                    failed = Some((i, ty.clone()));
+                    Err(e)
+                }
+            }
+        },
+        Some(1),
+        buf,
+    );
+    match res {
+        Ok(()) => {}
+        Err(frontend::BindError::Conversion(e)) => {
+            let (i, ty) = failed.unwrap_or((0, Type::UNKNOWN));
+            return Err(Error::new(
+                ErrorKind::ToSql,
+                format!("parameter ${} (type {ty})", i + 1),
+                Some(e),
+            ));
+        }
+        Err(frontend::BindError::Serialization(e)) => return Err(Error::io("encoding Bind", e)),
+    }
+    frontend::execute("", 0, buf).map_err(io("encoding Execute"))?;
+    frontend::sync(buf);
+    Ok(())
+}
+
+/// Rows affected, from a command tag like `INSERT 0 5` or `UPDATE 3`.
+pub(crate) fn rows_affected(body: &CommandCompleteBody) -> u64 {
+    body.tag()
+        .ok()
+        .and_then(|tag| tag.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Row-by-row results. Dropping it early is fine: the rest of the response is discarded
+/// by the connection without disturbing other callers.
+pub struct RowStream {
+    resp: Responses,
+    statement: Statement,
+    error: Option<Error>,
+    done: bool,
+    affected: Option<u64>,
+}
+
+impl RowStream {
+    pub(crate) fn new(resp: Responses, statement: Statement) -> RowStream {
+        RowStream {
+            resp,
+            statement,
+            error: None,
+            done: false,
+            affected: None,
+        }
+    }
+
+    /// Rows affected, known once the stream is exhausted.
+    pub fn rows_affected(&self) -> Option<u64> {
+        self.affected
+    }
+
+    /// The result columns.
+    pub fn columns(&self) -> &[Column] {
+        self.statement.columns()
+    }
+
+    fn step(&mut self) -> Result<Option<Row>> {
+        loop {
+            match self.resp.next()? {
+                Message::BindComplete | Message::CloseComplete => {}
+                Message::DataRow(body) => return Row::new(self.statement.clone(), body).map(Some),
+                Message::CommandComplete(body) => self.affected = Some(rows_affected(&body)),
+                Message::EmptyQueryResponse | Message::PortalSuspended => self.affected = Some(0),
+                Message::ErrorResponse(body) => {
+                    self.error = Some(parse_db(self.resp.conn(), &body));
+                }
+                Message::ReadyForQuery(_) => {
+                    self.done = true;
+                    return match self.error.take() {
+                        Some(e) => Err(e),
+                        None => Ok(None),
+                    };
+                }
+                _ => return Err(Error::protocol("unexpected message in query results")),
+            }
+        }
+    }
+}
+
+impl Iterator for RowStream {
+    type Item = Result<Row>;
+    fn next(&mut self) -> Option<Result<Row>> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(row)) => Some(Ok(row)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// A query already written to the connection, whose results are read later. Lets one
+/// caller pipeline several queries: send them all, then read them in any order.
+pub struct PendingQuery {
+    stream: RowStream,
+}
+
+impl PendingQuery {
+    pub(crate) fn new(resp: Responses, statement: Statement) -> PendingQuery {
+        PendingQuery {
+            stream: RowStream::new(resp, statement),
+        }
+    }
+
+    /// Waits for and returns all rows.
+    pub fn rows(self) -> Result<Vec<Row>> {
+        self.stream.collect()
+    }
+
+    /// Waits for completion and returns the number of rows affected.
+    pub fn affected(mut self) -> Result<u64> {
+        for row in self.stream.by_ref() {
+            row?;
+        }
+        Ok(self.stream.affected.unwrap_or(0))
+    }
+
+    /// Streams the rows as they arrive.
+    pub fn stream(self) -> RowStream {
+        self.stream
+    }
+}
+
+/// Runs `sql` (possibly several statements) with the simple protocol, returning the last
+/// command tag's row count. Used for `batch_execute` and transaction control.
+pub(crate) fn simple(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Result<Vec<String>> {
+    let (responder, rx) = Responses::channel();
+    let seq = conn.send(token, false, Some(responder), |buf| {
+        frontend::query(sql, buf).map_err(io("encoding Query"))
+    })?;
+    let mut resp = Responses::new(rx, conn.clone(), seq);
+    let mut tags = Vec::new();
+    let mut error = None;
+    loop {
+        match resp.next()? {
+            Message::CommandComplete(body) => {
+                tags.push(body.tag().unwrap_or_default().to_string());
+            }
+            Message::ErrorResponse(body) => error = Some(parse_db(conn, &body)),
+            Message::CopyInResponse(_) => {
+                // Nobody will feed this COPY; fail it so the connection moves on.
+                conn.send(token, false, None, |buf| {
+                    frontend::copy_fail(
+                        "COPY FROM STDIN is not supported in batch_execute; use copy_in",
+                        buf,
+                    )
+                    .map_err(io("encoding CopyFail"))
+                })?;
+            }
+            Message::ReadyForQuery(_) => break,
+            _ => {}
+        }
+    }
+    match error {
+        Some(e) => Err(e),
+        None => Ok(tags),
+    }
+}

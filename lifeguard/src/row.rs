@@ -1,0 +1,146 @@
+//! Rows and typed column access.
+
+use std::fmt;
+use std::ops::Range;
+
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::message::backend::DataRowBody;
+use postgres_types::{FromSql, Kind, Type};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::statement::{Column, Statement};
+
+/// One result row. Values are decoded on access, from the binary wire format.
+pub struct Row {
+    statement: Statement,
+    body: DataRowBody,
+    ranges: Vec<Option<Range<usize>>>,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Something that picks a column: its index (`usize`) or its name (`&str`).
+pub trait RowIndex: sealed::Sealed + fmt::Display {
+    #[doc(hidden)]
+    fn __idx(&self, columns: &[Column]) -> Option<usize>;
+}
+
+impl sealed::Sealed for usize {}
+impl RowIndex for usize {
+    fn __idx(&self, columns: &[Column]) -> Option<usize> {
+        (*self < columns.len()).then_some(*self)
+    }
+}
+
+impl sealed::Sealed for str {}
+impl RowIndex for str {
+    fn __idx(&self, columns: &[Column]) -> Option<usize> {
+        columns.iter().position(|c| c.name() == self)
+    }
+}
+
+impl<T: ?Sized + RowIndex> sealed::Sealed for &T {}
+impl<T: ?Sized + RowIndex> RowIndex for &T {
+    fn __idx(&self, columns: &[Column]) -> Option<usize> {
+        (**self).__idx(columns)
+    }
+}
+
+/// A domain's values are sent in its base type's format.
+pub(crate) fn base_type(ty: &Type) -> &Type {
+    match ty.kind() {
+        Kind::Domain(base) => base_type(base),
+        _ => ty,
+    }
+}
+
+impl Row {
+    pub(crate) fn new(statement: Statement, body: DataRowBody) -> Result<Row> {
+        let ranges = body
+            .ranges()
+            .collect()
+            .map_err(|e| Error::io("parsing a data row", e))?;
+        Ok(Row {
+            statement,
+            body,
+            ranges,
+        })
+    }
+
+    /// The result columns.
+    pub fn columns(&self) -> &[Column] {
+        self.statement.columns()
+    }
+
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// True if the row has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Decodes a column; panics if the column is missing or of another type, like
+    /// rust-postgres. Use [`Row::try_get`] to handle those cases.
+    #[track_caller]
+    pub fn get<'a, I, T>(&'a self, idx: I) -> T
+    where
+        I: RowIndex,
+        T: FromSql<'a>,
+    {
+        match self.try_get(&idx) {
+            Ok(v) => v,
+            Err(e) => panic!("error retrieving column {idx}: {e}"),
+        }
+    }
+
+    /// Decodes a column, or says why it cannot.
+    pub fn try_get<'a, I, T>(&'a self, idx: I) -> Result<T>
+    where
+        I: RowIndex,
+        T: FromSql<'a>,
+    {
+        let i = idx.__idx(self.columns()).ok_or_else(|| {
+            Error::new(ErrorKind::ColumnNotFound, format!("no column {idx}"), None)
+        })?;
+        let column = &self.columns()[i];
+        let ty = base_type(column.type_());
+        if !T::accepts(ty) {
+            return Err(Error::new(
+                ErrorKind::FromSql,
+                format!(
+                    "column `{}` has type {} which cannot be read as {}",
+                    column.name(),
+                    column.type_(),
+                    std::any::type_name::<T>()
+                ),
+                None,
+            ));
+        }
+        let raw = self.ranges[i].clone().map(|r| &self.body.buffer()[r]);
+        T::from_sql_nullable(ty, raw).map_err(|e| {
+            Error::new(
+                ErrorKind::FromSql,
+                format!(
+                    "column `{}` ({}) as {}",
+                    column.name(),
+                    column.type_(),
+                    std::any::type_name::<T>()
+                ),
+                Some(e),
+            )
+        })
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Row")
+            .field("columns", &self.columns())
+            .finish()
+    }
+}

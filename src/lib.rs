@@ -1,0 +1,1 @@
+//! Holds the workspace-level examples and integration tests.
