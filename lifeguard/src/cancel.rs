@@ -8,6 +8,7 @@ use postgres_protocol::message::frontend;
 
 use crate::config::{Config, Host};
 use crate::connect::{negotiate_tls, open_stream};
+
 use crate::error::{Error, Result};
 
 /// Cancels whatever query its connection is running. Cheap to clone, `Send`, usable from any
@@ -46,6 +47,11 @@ impl CancelToken {
     /// Sends the cancel request. Success means the server received it; whether a query was
     /// running (and is now failing with SQLSTATE 57014) is not reported by the protocol.
     pub fn cancel_query(&self) -> Result<()> {
+        let token = self.clone();
+        crate::connect::on_big_stack(move || token.send_cancel())
+    }
+
+    fn send_cancel(&self) -> Result<()> {
         let stream = open_stream(&self.host, self.port, self.config.connect_timeout)?;
         stream
             .set_timeouts(self.config.connect_timeout)

@@ -22,6 +22,11 @@ use crate::socket::{Socket, Stream};
 
 /// Connects to the first host in the configuration that accepts us.
 pub(crate) fn connect(config: &Arc<Config>) -> Result<Arc<Conn>> {
+    let config = config.clone();
+    on_big_stack(move || connect_any(&config))
+}
+
+fn connect_any(config: &Arc<Config>) -> Result<Arc<Conn>> {
     let mut last = None;
     for (host, port) in &config.hosts {
         match connect_host(config, host, *port) {
@@ -166,6 +171,27 @@ pub(crate) fn negotiate_tls(mut stream: Stream, host: &Host, config: &Config) ->
             "unexpected answer {other:#x} to SSLRequest"
         ))),
     }
+}
+
+/// Runs `f` on a coroutine with a large stack and waits for it.
+///
+/// Connection set-up (a rustls+ring handshake, SCRAM's PBKDF2) needs far more stack than a
+/// default `may` coroutine has (32 KiB), and users connect and cancel from such coroutines
+/// (a pool opens connections on demand inside its callers).
+pub(crate) fn on_big_stack<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    // SAFETY (may): the closure keeps no thread-local state across yields.
+    let handle = unsafe {
+        may::coroutine::Builder::new()
+            .name("lifeguard-connect".into())
+            .stack_size(0x8000)
+            .spawn(f)
+    }
+    .map_err(|e| Error::io("spawning the connect coroutine", e))?;
+    handle
+        .join()
+        .map_err(|_| Error::protocol("connection set-up panicked"))?
 }
 
 struct Reader<'a> {

@@ -180,7 +180,7 @@ impl Pool {
                     Ok(client) => {
                         st.entries.push(Entry {
                             client: client.clone(),
-                            exclusive: exclusive,
+                            exclusive,
                         });
                         drop(st);
                         self.0.changed.notify_all();
