@@ -217,6 +217,13 @@ impl Conn {
             return Ok(());
         }
         st.flushing = true;
+        if may::coroutine::is_coroutine() {
+            // Let the other ready coroutines queue their requests first, so one write
+            // carries many of them (group commit); costs one scheduler round, not a syscall.
+            drop(st);
+            may::coroutine::yield_now();
+            st = self.lock();
+        }
         loop {
             let out = st.buf.split();
             drop(st);

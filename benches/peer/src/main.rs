@@ -1,0 +1,436 @@
+//! Point SELECT by primary key on pgbench_accounts (1M rows), swept over
+//! connections × concurrent tasks, for Lifeguard, tokio-postgres, sqlx and pgbench.
+//!
+//! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5).
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+const SQL: &str = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
+const ROWS: i32 = 1_000_000;
+
+struct Outcome {
+    ops: u64,
+    errors: u64,
+    secs: f64,
+    hist: Histogram<u64>,
+}
+
+impl Outcome {
+    fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.secs
+    }
+}
+
+fn xorshift(state: &mut u64) -> i32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    (*state % ROWS as u64) as i32 + 1
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()
+}
+
+/// Shared measurement window: tasks count only between `start` and `stop`.
+struct Window {
+    measuring: AtomicBool,
+    stop: AtomicBool,
+    ops: AtomicU64,
+    errors: AtomicU64,
+    hist: Mutex<Histogram<u64>>,
+}
+
+impl Window {
+    fn new() -> Arc<Window> {
+        Arc::new(Window {
+            measuring: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            ops: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            hist: Mutex::new(new_hist()),
+        })
+    }
+    fn drive(&self, secs: u64) -> f64 {
+        std::thread::sleep(Duration::from_secs(1)); // warm-up
+        self.measuring.store(true, Ordering::SeqCst);
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(secs));
+        self.measuring.store(false, Ordering::SeqCst);
+        let elapsed = t.elapsed().as_secs_f64();
+        self.stop.store(true, Ordering::SeqCst);
+        elapsed
+    }
+    fn outcome(&self, secs: f64) -> Outcome {
+        Outcome {
+            ops: self.ops.load(Ordering::SeqCst),
+            errors: self.errors.load(Ordering::SeqCst),
+            secs,
+            hist: self.hist.lock().unwrap().clone(),
+        }
+    }
+}
+
+fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
+    use lifeguard::Executor;
+    let pool = lifeguard::Pool::builder(url)
+        .max_size(conns)
+        .min_size(conns)
+        .build()
+        .expect("lifeguard pool");
+    let w = Window::new();
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            let (pool, w) = (pool.clone(), w.clone());
+            may::go!(move || {
+                let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                let mut h = new_hist();
+                let (mut ops, mut errs) = (0u64, 0u64);
+                while !w.stop.load(Ordering::Relaxed) {
+                    let aid = xorshift(&mut rng);
+                    let t = Instant::now();
+                    let ok = pool
+                        .query_one(SQL, &[&aid])
+                        .map(|r| r.get::<_, i32>(0))
+                        .is_ok();
+                    if w.measuring.load(Ordering::Relaxed) {
+                        if ok {
+                            ops += 1;
+                            let _ = h.record(t.elapsed().as_micros() as u64);
+                        } else {
+                            errs += 1;
+                        }
+                    }
+                }
+                w.ops.fetch_add(ops, Ordering::SeqCst);
+                w.errors.fetch_add(errs, Ordering::SeqCst);
+                w.hist.lock().unwrap().add(&h).unwrap();
+            })
+        })
+        .collect();
+    let secs = w.drive(secs);
+    for h in handles {
+        let _ = h.join();
+    }
+    w.outcome(secs)
+}
+
+fn tokio_postgres_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let w = Window::new();
+    let url = url.to_string();
+    let w2 = w.clone();
+    let driver = std::thread::spawn(move || {
+        rt.block_on(async move {
+            let mut clients = Vec::new();
+            for _ in 0..conns {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("tokio-postgres connect");
+                tokio::spawn(conn);
+                let stmt = client.prepare(SQL).await.unwrap();
+                clients.push(Arc::new((client, stmt)));
+            }
+            let mut joins = Vec::new();
+            for i in 0..tasks {
+                let c = clients[i % conns].clone();
+                let w = w2.clone();
+                joins.push(tokio::spawn(async move {
+                    let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                    let mut h = new_hist();
+                    let (mut ops, mut errs) = (0u64, 0u64);
+                    while !w.stop.load(Ordering::Relaxed) {
+                        let aid = xorshift(&mut rng);
+                        let t = Instant::now();
+                        let ok = c
+                            .0
+                            .query_one(&c.1, &[&aid])
+                            .await
+                            .map(|r| r.get::<_, i32>(0))
+                            .is_ok();
+                        if w.measuring.load(Ordering::Relaxed) {
+                            if ok {
+                                ops += 1;
+                                let _ = h.record(t.elapsed().as_micros() as u64);
+                            } else {
+                                errs += 1;
+                            }
+                        }
+                    }
+                    w.ops.fetch_add(ops, Ordering::SeqCst);
+                    w.errors.fetch_add(errs, Ordering::SeqCst);
+                    w.hist.lock().unwrap().add(&h).unwrap();
+                }));
+            }
+            for j in joins {
+                let _ = j.await;
+            }
+        })
+    });
+    let secs = w.drive(secs);
+    driver.join().unwrap();
+    w.outcome(secs)
+}
+
+fn sqlx_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let w = Window::new();
+    let url = url.to_string();
+    let w2 = w.clone();
+    let driver = std::thread::spawn(move || {
+        rt.block_on(async move {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(conns as u32)
+                .min_connections(conns as u32)
+                .connect(&url)
+                .await
+                .expect("sqlx pool");
+            let mut joins = Vec::new();
+            for i in 0..tasks {
+                let pool = pool.clone();
+                let w = w2.clone();
+                joins.push(tokio::spawn(async move {
+                    let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                    let mut h = new_hist();
+                    let (mut ops, mut errs) = (0u64, 0u64);
+                    while !w.stop.load(Ordering::Relaxed) {
+                        let aid = xorshift(&mut rng);
+                        let t = Instant::now();
+                        let ok = sqlx::query_scalar::<_, i32>(SQL)
+                            .bind(aid)
+                            .fetch_one(&pool)
+                            .await
+                            .is_ok();
+                        if w.measuring.load(Ordering::Relaxed) {
+                            if ok {
+                                ops += 1;
+                                let _ = h.record(t.elapsed().as_micros() as u64);
+                            } else {
+                                errs += 1;
+                            }
+                        }
+                    }
+                    w.ops.fetch_add(ops, Ordering::SeqCst);
+                    w.errors.fetch_add(errs, Ordering::SeqCst);
+                    w.hist.lock().unwrap().add(&h).unwrap();
+                }));
+            }
+            for j in joins {
+                let _ = j.await;
+            }
+        })
+    });
+    let secs = w.drive(secs);
+    driver.join().unwrap();
+    w.outcome(secs)
+}
+
+struct PgArgs {
+    host: String,
+    port: String,
+    user: String,
+    password: Option<String>,
+    db: String,
+}
+
+fn pg_args(url: &str) -> PgArgs {
+    let cfg: lifeguard::Config = url.parse().expect("DATABASE_URL");
+    let (host, port) = match &cfg.hosts()[0] {
+        (lifeguard::Host::Tcp(h), p) => (h.clone(), p.to_string()),
+        (lifeguard::Host::Unix(d), p) => (d.display().to_string(), p.to_string()),
+    };
+    let password = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split('@').next())
+        .filter(|u| u.contains(':'))
+        .and_then(|u| u.split(':').nth(1))
+        .map(str::to_string);
+    PgArgs {
+        host,
+        port,
+        user: cfg.get_user().to_string(),
+        password,
+        db: cfg.get_dbname().to_string(),
+    }
+}
+
+fn pgbench(a: &PgArgs, extra: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("pgbench");
+    cmd.args(["-h", &a.host, "-p", &a.port, "-U", &a.user])
+        .args(extra)
+        .arg(&a.db);
+    if let Some(p) = &a.password {
+        cmd.env("PGPASSWORD", p);
+    }
+    cmd.output().expect("running pgbench")
+}
+
+/// pgbench with a per-transaction log; ops = transactions × selects per transaction.
+fn pgbench_run(a: &PgArgs, conns: usize, secs: u64, pipeline: usize) -> Outcome {
+    let dir = std::env::temp_dir().join(format!("lg-pgbench-{}-{conns}-{pipeline}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("point.sql");
+    let mut body = String::from("\\set aid random(1, 1000000)\n");
+    if pipeline > 1 {
+        body.push_str("\\startpipeline\n");
+        for _ in 0..pipeline {
+            body.push_str("SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n");
+        }
+        body.push_str("\\endpipeline\n");
+    } else {
+        body.push_str("SELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n");
+    }
+    std::fs::write(&script, body).unwrap();
+    let prefix = dir.join("log");
+    let out = pgbench(
+        a,
+        &[
+            "-n", "-M", "prepared", "-c", &conns.to_string(), "-j", "2", "-T", &secs.to_string(),
+            "-f", script.to_str().unwrap(), "-l", "--log-prefix", prefix.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let tx: u64 = stdout
+        .lines()
+        .find(|l| l.starts_with("number of transactions actually processed"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let failed: u64 = stdout
+        .lines()
+        .find(|l| l.starts_with("number of failed transactions"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut hist = new_hist();
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("log") {
+            for line in std::fs::read_to_string(entry.path()).unwrap_or_default().lines() {
+                // client_id transaction_no time script_no time_epoch time_us
+                if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse::<u64>().ok()) {
+                    let _ = hist.record(us.max(1));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if tx == 0 {
+        eprintln!("pgbench failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Outcome {
+        ops: tx * pipeline as u64,
+        errors: failed,
+        secs: secs as f64,
+        hist,
+    }
+}
+
+fn ensure_table(url: &str, a: &PgArgs) {
+    use lifeguard::Executor;
+    let client = lifeguard::Client::connect(url).expect("connect to DATABASE_URL");
+    let rows: Option<i64> = client
+        .query_opt(
+            "SELECT count(*) FROM pgbench_accounts WHERE to_regclass('pgbench_accounts') IS NOT NULL",
+            &[],
+        )
+        .ok()
+        .flatten()
+        .map(|r| r.get(0));
+    if rows != Some(ROWS as i64) {
+        eprintln!("initialising pgbench_accounts (pgbench -i -s 10)…");
+        let out = pgbench(a, &["-i", "-s", "10", "-q"]);
+        assert!(out.status.success(), "pgbench -i: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn main() {
+    may::config().set_workers(2);
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://lifeguard:lifeguard@127.0.0.1:5432/lifeguard_test".into());
+    // Every peer runs without TLS: loopback, and tokio-postgres/sqlx here are built without it.
+    let url = if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    };
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let sweep: Vec<(usize, usize)> = std::env::var("BENCH_SWEEP")
+        .unwrap_or_else(|_| "1x1,4x64,8x256,8x1024".into())
+        .split(',')
+        .map(|c| {
+            let (a, b) = c.split_once('x').expect("BENCH_SWEEP cell like 8x256");
+            (a.trim().parse().unwrap(), b.trim().parse().unwrap())
+        })
+        .collect();
+    let a = pg_args(&url);
+    ensure_table(&url, &a);
+    let version = String::from_utf8_lossy(
+        &Command::new("psql").arg("--version").output().map(|o| o.stdout).unwrap_or_default(),
+    )
+    .trim()
+    .to_string();
+    println!(
+        "# Point SELECT by primary key, pgbench_accounts 1M rows — {} cores, {}, {} s per cell after 1 s warm-up\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        version,
+        secs
+    );
+    println!("| conns×tasks | driver | ops/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for (conns, tasks) in sweep {
+        let lg = lifeguard_run(&url, conns, tasks, secs);
+        let tp = tokio_postgres_run(&url, conns, tasks, secs);
+        let sx = sqlx_run(&url, conns, tasks, secs);
+        let pb = pgbench_run(&a, conns, secs, 1);
+        let pp = pgbench_run(&a, conns, secs, 16);
+        for (name, o) in [
+            ("lifeguard", &lg),
+            ("tokio-postgres", &tp),
+            ("sqlx", &sx),
+            ("pgbench -M prepared (1 task/conn)", &pb),
+            ("pgbench pipelined ×16 (latency per pipeline)", &pp),
+        ] {
+            println!(
+                "| {conns}×{tasks} | {name} | {:.0} | {:.2} | {:.2} | {} |",
+                o.ops_per_sec(),
+                o.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                o.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                o.errors
+            );
+        }
+        ratios.push((
+            conns,
+            tasks,
+            lg.ops_per_sec() / tp.ops_per_sec(),
+            lg.ops_per_sec() / sx.ops_per_sec(),
+            lg.ops_per_sec() / pb.ops_per_sec(),
+            lg.ops_per_sec() / pp.ops_per_sec(),
+            lg.hist.value_at_quantile(0.99) as f64 / tp.hist.value_at_quantile(0.99).max(1) as f64,
+        ));
+    }
+    println!("\n| conns×tasks | lifeguard/tokio-postgres | lifeguard/sqlx | lifeguard/pgbench | lifeguard/pgbench-pipelined | p99 lifeguard/tokio-postgres |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (c, t, a, b, p, q, l) in ratios {
+        println!("| {c}×{t} | {a:.2}× | {b:.2}× | {p:.2}× | {q:.2}× | {l:.2} |");
+    }
+}
