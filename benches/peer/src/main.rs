@@ -120,6 +120,33 @@ fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
     w.outcome(secs)
 }
 
+/// One task's measured loop: run `op` until the window stops, recording latency while it measures.
+async fn measure_async<F, Fut>(w: Arc<Window>, seed: usize, mut op: F)
+where
+    F: FnMut(i32) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut rng = 0x9E3779B97F4A7C15u64 ^ (seed as u64 + 1) * 7919;
+    let mut h = new_hist();
+    let (mut ops, mut errs) = (0u64, 0u64);
+    while !w.stop.load(Ordering::Relaxed) {
+        let aid = xorshift(&mut rng);
+        let t = Instant::now();
+        let ok = op(aid).await;
+        if w.measuring.load(Ordering::Relaxed) {
+            if ok {
+                ops += 1;
+                let _ = h.record(t.elapsed().as_micros() as u64);
+            } else {
+                errs += 1;
+            }
+        }
+    }
+    w.ops.fetch_add(ops, Ordering::SeqCst);
+    w.errors.fetch_add(errs, Ordering::SeqCst);
+    w.hist.lock().unwrap().add(&h).unwrap();
+}
+
 fn tokio_postgres_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -144,32 +171,15 @@ fn tokio_postgres_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outco
             for i in 0..tasks {
                 let c = clients[i % conns].clone();
                 let w = w2.clone();
-                joins.push(tokio::spawn(async move {
-                    let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
-                    let mut h = new_hist();
-                    let (mut ops, mut errs) = (0u64, 0u64);
-                    while !w.stop.load(Ordering::Relaxed) {
-                        let aid = xorshift(&mut rng);
-                        let t = Instant::now();
-                        let ok = c
-                            .0
-                            .query_one(&c.1, &[&aid])
+                joins.push(tokio::spawn(measure_async(w, i, move |aid| {
+                    let c = c.clone();
+                    async move {
+                        c.0.query_one(&c.1, &[&aid])
                             .await
                             .map(|r| r.get::<_, i32>(0))
-                            .is_ok();
-                        if w.measuring.load(Ordering::Relaxed) {
-                            if ok {
-                                ops += 1;
-                                let _ = h.record(t.elapsed().as_micros() as u64);
-                            } else {
-                                errs += 1;
-                            }
-                        }
+                            .is_ok()
                     }
-                    w.ops.fetch_add(ops, Ordering::SeqCst);
-                    w.errors.fetch_add(errs, Ordering::SeqCst);
-                    w.hist.lock().unwrap().add(&h).unwrap();
-                }));
+                })));
             }
             for j in joins {
                 let _ = j.await;
@@ -202,31 +212,16 @@ fn sqlx_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
             for i in 0..tasks {
                 let pool = pool.clone();
                 let w = w2.clone();
-                joins.push(tokio::spawn(async move {
-                    let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
-                    let mut h = new_hist();
-                    let (mut ops, mut errs) = (0u64, 0u64);
-                    while !w.stop.load(Ordering::Relaxed) {
-                        let aid = xorshift(&mut rng);
-                        let t = Instant::now();
-                        let ok = sqlx::query_scalar::<_, i32>(SQL)
+                joins.push(tokio::spawn(measure_async(w, i, move |aid| {
+                    let pool = pool.clone();
+                    async move {
+                        sqlx::query_scalar::<_, i32>(SQL)
                             .bind(aid)
                             .fetch_one(&pool)
                             .await
-                            .is_ok();
-                        if w.measuring.load(Ordering::Relaxed) {
-                            if ok {
-                                ops += 1;
-                                let _ = h.record(t.elapsed().as_micros() as u64);
-                            } else {
-                                errs += 1;
-                            }
-                        }
+                            .is_ok()
                     }
-                    w.ops.fetch_add(ops, Ordering::SeqCst);
-                    w.errors.fetch_add(errs, Ordering::SeqCst);
-                    w.hist.lock().unwrap().add(&h).unwrap();
-                }));
+                })));
             }
             for j in joins {
                 let _ = j.await;
@@ -281,7 +276,10 @@ fn pgbench(a: &PgArgs, extra: &[&str]) -> std::process::Output {
 
 /// pgbench with a per-transaction log; ops = transactions × selects per transaction.
 fn pgbench_run(a: &PgArgs, conns: usize, secs: u64, pipeline: usize) -> Outcome {
-    let dir = std::env::temp_dir().join(format!("lg-pgbench-{}-{conns}-{pipeline}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "lg-pgbench-{}-{conns}-{pipeline}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let script = dir.join("point.sql");
@@ -300,8 +298,20 @@ fn pgbench_run(a: &PgArgs, conns: usize, secs: u64, pipeline: usize) -> Outcome 
     let out = pgbench(
         a,
         &[
-            "-n", "-M", "prepared", "-c", &conns.to_string(), "-j", "2", "-T", &secs.to_string(),
-            "-f", script.to_str().unwrap(), "-l", "--log-prefix", prefix.to_str().unwrap(),
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &conns.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            "-f",
+            script.to_str().unwrap(),
+            "-l",
+            "--log-prefix",
+            prefix.to_str().unwrap(),
         ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -322,9 +332,16 @@ fn pgbench_run(a: &PgArgs, conns: usize, secs: u64, pipeline: usize) -> Outcome 
     let mut hist = new_hist();
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
         if entry.file_name().to_string_lossy().starts_with("log") {
-            for line in std::fs::read_to_string(entry.path()).unwrap_or_default().lines() {
+            for line in std::fs::read_to_string(entry.path())
+                .unwrap_or_default()
+                .lines()
+            {
                 // client_id transaction_no time script_no time_epoch time_us
-                if let Some(us) = line.split_whitespace().nth(2).and_then(|v| v.parse::<u64>().ok()) {
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
                     let _ = hist.record(us.max(1));
                 }
             }
@@ -356,7 +373,11 @@ fn ensure_table(url: &str, a: &PgArgs) {
     if rows != Some(ROWS as i64) {
         eprintln!("initialising pgbench_accounts (pgbench -i -s 10)…");
         let out = pgbench(a, &["-i", "-s", "10", "-q"]);
-        assert!(out.status.success(), "pgbench -i: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pgbench -i: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -372,7 +393,10 @@ fn main() {
     } else {
         format!("{url}?sslmode=disable")
     };
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     let sweep: Vec<(usize, usize)> = std::env::var("BENCH_SWEEP")
         .unwrap_or_else(|_| "1x1,4x64,8x256,8x1024".into())
         .split(',')
@@ -384,7 +408,11 @@ fn main() {
     let a = pg_args(&url);
     ensure_table(&url, &a);
     let version = String::from_utf8_lossy(
-        &Command::new("psql").arg("--version").output().map(|o| o.stdout).unwrap_or_default(),
+        &Command::new("psql")
+            .arg("--version")
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default(),
     )
     .trim()
     .to_string();
