@@ -366,6 +366,8 @@ else
     FINAL_DEMO_URL=${DEMO_DATABASE_URL:-$DEFAULT_DEMO_URL}
 fi
 have psql && pg_version_note "$FINAL_DATABASE_URL"
+# The checked-SQL macros in tests/ and examples/ are compiled against the pagila schema.
+"$(dirname "${BASH_SOURCE[0]}")/load-pagila.sh" "$FINAL_DATABASE_URL" || die "could not load the pagila fixture"
 
 # ---------------------------------------------------------------------------------------------
 # Redis

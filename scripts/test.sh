@@ -4,7 +4,8 @@
 # tests/ included) in one `cargo test --workspace --all-targets` build, followed by the doc
 # tests, which `--all-targets` leaves out (they reuse that build); `--no-fail-fast`, so every
 # test binary runs even when an earlier one failed. Ends with one line adding up
-# every `test result:` line, e.g. `summary: 212 passed, 0 failed, 3 skipped`.
+# every `test result:` line, e.g. `summary: 212 passed, 0 failed, 3 skipped`. A full run then
+# builds the workspace offline (LIFEGUARD_OFFLINE=true) and runs `lifeguard prepare --check`.
 # Exit code: the first failing cargo's, else 0.
 #
 #     scripts/test.sh                          # everything
@@ -28,11 +29,27 @@ run_cargo() {
     if ((rc != 0 && status == 0)); then status=$rc; fi
 }
 
+# A step without test results (a build, a check); its failure fails the run.
+run_cargo_plain() {
+    local rc=0
+    "$@" || rc=$?
+    if ((rc != 0)); then
+        echo "test.sh: FAILED ($rc): $*"
+        if ((status == 0)); then status=$rc; fi
+    fi
+}
+
 if (($# > 0)); then
     run_cargo test --workspace --all-targets --no-fail-fast "$@"
 else
     run_cargo test --workspace --all-targets --no-fail-fast
     run_cargo test --workspace --doc --no-fail-fast
+    # The checked-SQL macros must also build from .lifeguard-offline/ alone, and that folder
+    # must match what the database says today.
+    echo "test.sh: offline build: LIFEGUARD_OFFLINE=true cargo check --workspace --all-targets"
+    run_cargo_plain env LIFEGUARD_OFFLINE=true cargo check --workspace --all-targets
+    echo "test.sh: lifeguard prepare --check"
+    run_cargo_plain cargo run --quiet -p lifeguard-cli -- prepare --check
 fi
 
 awk '/^test result: / {

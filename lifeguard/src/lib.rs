@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod cancel;
+pub mod checked;
 mod client;
 mod config;
 mod conn;
@@ -56,6 +57,30 @@ pub use postgres_types::{FromSql, IsNull, Kind, ToSql, Type};
 
 #[doc(hidden)]
 pub use executor::Target;
+
+pub use lifeguard_macros::{
+    query, query_as, query_as_unchecked, query_file, query_file_as, query_file_as_unchecked,
+    query_file_scalar, query_file_scalar_unchecked, query_file_unchecked, query_scalar,
+    query_scalar_unchecked, query_unchecked, PgEnum,
+};
+
+/// Items the macros' expansions name. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::checked::compat::{check, sql, unchecked, Encodes};
+    pub use bytes::BytesMut;
+    #[cfg(feature = "chrono")]
+    pub use chrono;
+    pub use postgres_types::to_sql_checked;
+    #[cfg(feature = "decimal")]
+    pub use rust_decimal;
+    #[cfg(feature = "json")]
+    pub use serde_json;
+    #[cfg(feature = "time")]
+    pub use time;
+    #[cfg(feature = "uuid")]
+    pub use uuid;
+}
 
 /// Re-exported so users need one dependency line.
 pub use may;

@@ -1,0 +1,299 @@
+//! Nullability over the pagila schema, table-driven: for each statement, the type and
+//! nullability of every column. The same answers must come from an empty and a full
+//! database, before and after ANALYZE (the analysis reads the statement, not the plan). A
+//! second test runs every statement on data that produces NULLs and checks that NULLs
+//! appear only in columns described as nullable — and do appear where a case expects them.
+//!
+//! Needs DATABASE_URL pointing at a database with pagila loaded (scripts/test.sh does it);
+//! the empty copy is created and dropped here.
+
+use std::time::Duration;
+
+use lifeguard_describe::{describe, DescribeConn};
+
+const N: bool = false; // never NULL
+const Y: bool = true; // may be NULL
+
+struct Case {
+    sql: &'static str,
+    /// (name, type, nullable) of every column.
+    cols: &'static [(&'static str, &'static str, bool)],
+    /// Columns the data in `nulls_where_expected` makes NULL.
+    nulls: &'static [&'static str],
+}
+
+macro_rules! case {
+    ($sql:expr, [$(($n:expr, $t:expr, $null:expr)),* $(,)?] $(, nulls: [$($x:expr),*])?) => {
+        Case { sql: $sql, cols: &[$(($n, $t, $null)),*], nulls: &[$($($x),*)?] }
+    };
+}
+
+const CASES: &[Case] = &[
+    // Base tables: NOT NULL constraints.
+    case!("SELECT actor_id, first_name, last_update FROM actor",
+        [("actor_id", "int4", N), ("first_name", "text", N), ("last_update", "timestamptz", N)]),
+    case!("SELECT film_id, description, release_year, rental_rate, length, rating, special_features FROM film",
+        [("film_id", "int4", N), ("description", "text", Y), ("release_year", "int4", Y),
+         ("rental_rate", "numeric", N), ("length", "int2", Y), ("rating", "mpaa_rating", Y),
+         ("special_features", "_text", Y)], nulls: ["rating", "length"]),
+    case!("SELECT payment_id, amount, payment_date FROM payment_p2022_01",
+        [("payment_id", "int4", N), ("amount", "numeric", N), ("payment_date", "timestamptz", N)]),
+    // Outer joins, whatever the planner does with them.
+    case!("SELECT f.title, i.inventory_id FROM film f LEFT JOIN inventory i ON i.film_id = f.film_id",
+        [("title", "text", N), ("inventory_id", "int4", Y)], nulls: ["inventory_id"]),
+    case!("SELECT i.inventory_id, f.title FROM inventory i RIGHT JOIN film f ON i.film_id = f.film_id",
+        [("inventory_id", "int4", Y), ("title", "text", N)], nulls: ["inventory_id"]),
+    case!("SELECT f.film_id, i.inventory_id FROM film f FULL JOIN inventory i ON i.film_id = f.film_id",
+        [("film_id", "int4", Y), ("inventory_id", "int4", Y)], nulls: ["inventory_id"]),
+    case!("SELECT c.customer_id, r.rental_id, p.amount FROM customer c
+           LEFT JOIN (rental r JOIN payment p ON p.rental_id = r.rental_id) ON r.customer_id = c.customer_id",
+        [("customer_id", "int4", N), ("rental_id", "int4", Y), ("amount", "numeric", Y)],
+        nulls: ["rental_id", "amount"]),
+    case!("SELECT f.film_id, i.inventory_id, r.rental_id FROM film f
+           LEFT JOIN inventory i ON i.film_id = f.film_id LEFT JOIN rental r ON r.inventory_id = i.inventory_id",
+        [("film_id", "int4", N), ("inventory_id", "int4", Y), ("rental_id", "int4", Y)],
+        nulls: ["inventory_id", "rental_id"]),
+    case!("SELECT a.address_id, b.address_id AS other FROM address a LEFT JOIN address b ON b.address_id = a.address_id + 1000",
+        [("address_id", "int4", N), ("other", "int4", Y)], nulls: ["other"]),
+    case!("SELECT film_id FROM film FULL JOIN inventory USING (film_id)",
+        [("film_id", "int4", N)]),
+    // LATERAL.
+    case!("SELECT f.film_id, last.rental_date FROM film f LEFT JOIN LATERAL (
+             SELECT r.rental_date FROM inventory i JOIN rental r ON r.inventory_id = i.inventory_id
+             WHERE i.film_id = f.film_id ORDER BY r.rental_date DESC LIMIT 1) last ON true",
+        [("film_id", "int4", N), ("rental_date", "timestamptz", Y)], nulls: ["rental_date"]),
+    case!("SELECT a.actor_id, fa.film_id FROM actor a CROSS JOIN LATERAL (
+             SELECT film_id FROM film_actor WHERE actor_id = a.actor_id LIMIT 1) fa",
+        [("actor_id", "int4", N), ("film_id", "int4", N)]),
+    // Aggregates: over possibly empty input, and per (non-empty) group.
+    case!("SELECT count(*) AS n, count(original_language_id) AS n2, max(rental_rate) AS max_rate, sum(length) AS total FROM film",
+        [("n", "int8", N), ("n2", "int8", N), ("max_rate", "numeric", Y), ("total", "int8", Y)]),
+    case!("SELECT max(rental_rate) AS max_rate FROM film WHERE film_id < 0",
+        [("max_rate", "numeric", Y)], nulls: ["max_rate"]),
+    case!("SELECT rating, count(*) AS n, max(rental_rate) AS max_rate, min(length) AS min_len FROM film GROUP BY rating",
+        [("rating", "mpaa_rating", Y), ("n", "int8", N), ("max_rate", "numeric", N), ("min_len", "int2", Y)],
+        nulls: ["rating", "min_len"]),
+    case!("SELECT a.actor_id, string_agg(f.title, ', ') AS titles, array_agg(f.film_id) AS ids
+           FROM actor a JOIN film_actor fa ON fa.actor_id = a.actor_id JOIN film f ON f.film_id = fa.film_id
+           GROUP BY a.actor_id",
+        [("actor_id", "int4", N), ("titles", "text", N), ("ids", "_int4", N)]),
+    case!("SELECT f.film_id, count(i.inventory_id) AS copies FROM film f LEFT JOIN inventory i ON i.film_id = f.film_id GROUP BY f.film_id",
+        [("film_id", "int4", N), ("copies", "int8", N)]),
+    // Grouping sets null out grouping columns.
+    case!("SELECT i.store_id, f.rating, count(*) AS n FROM inventory i JOIN film f ON f.film_id = i.film_id
+           GROUP BY ROLLUP (i.store_id, f.rating)",
+        [("store_id", "int4", Y), ("rating", "mpaa_rating", Y), ("n", "int8", N)], nulls: ["store_id", "rating"]),
+    case!("SELECT customer_id, staff_id, sum(amount) AS total, GROUPING(customer_id, staff_id) AS g
+           FROM payment GROUP BY GROUPING SETS ((customer_id), (staff_id), ())",
+        [("customer_id", "int4", Y), ("staff_id", "int4", Y), ("total", "numeric", Y), ("g", "int4", N)],
+        nulls: ["customer_id", "staff_id"]),
+    case!("SELECT store_id, staff_id, count(*) AS n FROM payment JOIN staff USING (staff_id) GROUP BY CUBE (store_id, staff_id)",
+        [("store_id", "int4", Y), ("staff_id", "int4", Y), ("n", "int8", N)], nulls: ["store_id", "staff_id"]),
+    // Subqueries.
+    case!("SELECT f.film_id, (SELECT max(r.rental_date) FROM rental r JOIN inventory i ON i.inventory_id = r.inventory_id
+             WHERE i.film_id = f.film_id) AS last_rented FROM film f",
+        [("film_id", "int4", N), ("last_rented", "timestamptz", Y)], nulls: ["last_rented"]),
+    case!("SELECT f.film_id, EXISTS (SELECT 1 FROM inventory i WHERE i.film_id = f.film_id) AS in_stock FROM film f",
+        [("film_id", "int4", N), ("in_stock", "bool", N)]),
+    case!("SELECT x.id, x.email FROM (SELECT customer_id AS id, email FROM customer) x",
+        [("id", "int4", N), ("email", "text", Y)]),
+    // Set operations.
+    case!("SELECT first_name, email FROM customer UNION ALL SELECT first_name, email FROM staff",
+        [("first_name", "text", N), ("email", "text", Y)]),
+    case!("SELECT actor_id, first_name FROM actor UNION SELECT NULL, 'x'",
+        [("actor_id", "int4", Y), ("first_name", "text", N)], nulls: ["actor_id"]),
+    case!("SELECT address_id FROM customer INTERSECT SELECT address_id FROM staff",
+        [("address_id", "int4", N)]),
+    case!("SELECT customer_id FROM customer EXCEPT SELECT NULL::int4",
+        [("customer_id", "int4", N)]),
+    // Expressions.
+    case!("SELECT coalesce(email, 'none') AS email, coalesce(email, NULL) AS maybe FROM customer",
+        [("email", "text", N), ("maybe", "text", Y)], nulls: ["maybe"]),
+    case!("SELECT 1 AS one, 'a'::text AS a, NULL::int4 AS nothing, CAST(film_id AS text) AS id_text, length::int4 AS len FROM film",
+        [("one", "int4", N), ("a", "text", N), ("nothing", "int4", Y), ("id_text", "text", N), ("len", "int4", Y)],
+        nulls: ["nothing", "len"]),
+    case!("SELECT CASE WHEN length > 100 THEN 'long' ELSE 'short' END AS kind,
+                  CASE WHEN length > 100 THEN 'long' END AS maybe FROM film",
+        [("kind", "text", N), ("maybe", "text", Y)], nulls: ["maybe"]),
+    case!("SELECT first_name || ' ' || last_name AS full_name, email || '!' AS e, customer_id + 1 AS next FROM customer",
+        [("full_name", "text", N), ("e", "text", Y), ("next", "int4", N)], nulls: ["e"]),
+    case!("SELECT film_id IN (1, 2) AS small, original_language_id IN (1) AS orig, original_language_id IS NULL AS no_orig FROM film",
+        [("small", "bool", N), ("orig", "bool", Y), ("no_orig", "bool", N)], nulls: ["orig"]),
+    case!("SELECT lower(title) AS t, now() AS ts, inventory_in_stock(1) AS stock FROM film",
+        [("t", "text", N), ("ts", "timestamptz", N), ("stock", "bool", Y)]),
+    // Window functions.
+    case!("SELECT film_id, row_number() OVER (ORDER BY film_id) AS rn, lag(film_id) OVER (ORDER BY film_id) AS prev FROM film",
+        [("film_id", "int4", N), ("rn", "int8", N), ("prev", "int4", Y)], nulls: ["prev"]),
+    // CTEs.
+    case!("WITH counts AS (SELECT film_id, count(*) AS n FROM inventory GROUP BY film_id)
+           SELECT f.film_id, c.n FROM film f LEFT JOIN counts c ON c.film_id = f.film_id",
+        [("film_id", "int4", N), ("n", "int8", Y)], nulls: ["n"]),
+    case!("WITH t AS (SELECT actor_id, first_name FROM actor) SELECT * FROM t",
+        [("actor_id", "int4", N), ("first_name", "text", N)]),
+    case!("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT i FROM n",
+        [("i", "int4", N)]),
+    // Views and a materialized view: their definitions are analysed.
+    case!("SELECT * FROM customer_list",
+        [("id", "int4", N), ("name", "text", N), ("address", "text", N), ("zip code", "text", Y),
+         ("phone", "text", N), ("city", "text", N), ("country", "text", N), ("notes", "text", N), ("sid", "int4", N)]),
+    case!("SELECT store, manager, total_sales FROM sales_by_store",
+        [("store", "text", N), ("manager", "text", N), ("total_sales", "numeric", N)]),
+    case!("SELECT category, total_sales FROM rental_by_category",
+        [("category", "text", N), ("total_sales", "numeric", N)]),
+    // Set-returning function in FROM.
+    case!("SELECT * FROM film_in_stock(1, 1)", [("p_film_count", "int4", Y)]),
+    // RETURNING.
+    case!("INSERT INTO actor (first_name, last_name) VALUES ('NEW', 'ACTOR') RETURNING actor_id, first_name, last_update",
+        [("actor_id", "int4", N), ("first_name", "text", N), ("last_update", "timestamptz", N)]),
+    case!("UPDATE customer SET email = NULL WHERE customer_id = 1 RETURNING customer_id, email, last_update",
+        [("customer_id", "int4", N), ("email", "text", Y), ("last_update", "timestamptz", Y)], nulls: ["email"]),
+    case!("DELETE FROM payment WHERE payment_id = 16050 RETURNING payment_id, amount",
+        [("payment_id", "int4", N), ("amount", "numeric", N)]),
+    case!("INSERT INTO category (category_id, name) VALUES (1, 'Action')
+           ON CONFLICT (category_id) DO UPDATE SET name = EXCLUDED.name RETURNING category_id, name, last_update",
+        [("category_id", "int4", N), ("name", "text", N), ("last_update", "timestamptz", N)]),
+];
+
+fn url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(u) if !u.trim().is_empty() => u,
+        _ => "postgres://lifeguard:lifeguard@127.0.0.1:5432/lifeguard_test".into(),
+    }
+}
+
+fn connect(url: &str) -> DescribeConn {
+    DescribeConn::connect(url, Duration::from_secs(10)).expect("connect to DATABASE_URL")
+}
+
+/// Describes every case; returns one line per mismatch.
+fn mismatches(conn: &mut DescribeConn, label: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for case in CASES {
+        let sql = case.sql;
+        match describe(conn, sql) {
+            Err(e) => out.push(format!("[{label}] {sql}\n    describe failed: {e}")),
+            Ok(desc) => {
+                let got: Vec<(String, String, bool)> = desc
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.type_name.clone(), c.nullable))
+                    .collect();
+                let want: Vec<(String, String, bool)> = case
+                    .cols
+                    .iter()
+                    .map(|&(n, t, x)| (n.to_owned(), t.to_owned(), x))
+                    .collect();
+                if got != want {
+                    out.push(format!(
+                        "[{label}] {sql}\n    want {want:?}\n    got  {got:?}"
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn swap_db(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = &base[..base.rfind('/').expect("a URL with a path")];
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn pagila_schema() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let candidates = [
+        std::env::var("LIFEGUARD_PAGILA_DIR").unwrap_or_default(),
+        root.join("../shared/fixtures/pagila").display().to_string(),
+        "/work/shared/fixtures/pagila".into(),
+    ];
+    for dir in candidates.iter().filter(|d| !d.is_empty()) {
+        if let Ok(text) = std::fs::read_to_string(std::path::Path::new(dir).join("schema.sql")) {
+            return text;
+        }
+    }
+    panic!("pagila schema.sql not found (set LIFEGUARD_PAGILA_DIR)");
+}
+
+#[test]
+fn same_types_on_empty_and_full_databases_before_and_after_analyze() {
+    let url = url();
+    let mut failures = Vec::new();
+
+    // The full database: statistics reset, then analyzed.
+    let mut full = connect(&url);
+    full.batch_execute("SELECT pg_stat_reset()").unwrap();
+    failures.extend(mismatches(&mut full, "full"));
+    full.batch_execute("ANALYZE").unwrap();
+    failures.extend(mismatches(&mut full, "full, analyzed"));
+
+    // An empty copy of the schema, never analyzed, then analyzed.
+    let db = format!("lg_pagila_empty_{}", std::process::id());
+    full.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .unwrap();
+    full.batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let empty_url = swap_db(&url, &db);
+    connect(&empty_url).batch_execute(&pagila_schema()).unwrap();
+    // A fresh session: the dump empties search_path for the session that loads it.
+    let mut empty = connect(&empty_url);
+    failures.extend(mismatches(&mut empty, "empty"));
+    empty.batch_execute("ANALYZE").unwrap();
+    failures.extend(mismatches(&mut empty, "empty, analyzed"));
+    drop(empty);
+    full.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .unwrap();
+
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn nulls_appear_only_where_the_type_says_option() {
+    let mut conn = connect(&url());
+    conn.batch_execute(
+        "BEGIN;
+         -- A film with no inventory, no rating and no length; a customer with no rentals.
+         INSERT INTO film (title, language_id, fulltext, rating, length)
+             VALUES ('NULL RATED', 1, ''::tsvector, NULL, NULL);
+         INSERT INTO customer (store_id, first_name, last_name, address_id) VALUES (1, 'NO', 'RENTALS', 1);",
+    )
+    .unwrap();
+    let mut failures = Vec::new();
+    for case in CASES {
+        let desc = describe(&mut conn, case.sql).unwrap();
+        let rows = match conn.query(case.sql, &[]) {
+            Ok(rows) => rows,
+            Err(e) => {
+                failures.push(format!("{}: {e}", case.sql));
+                continue;
+            }
+        };
+        for (i, col) in desc.columns.iter().enumerate() {
+            let nulls = rows.iter().filter(|r| r[i].is_none()).count();
+            if !col.nullable && nulls > 0 {
+                failures.push(format!(
+                    "{}: column {} is described NOT NULL but {nulls} rows have NULL",
+                    case.sql, col.name
+                ));
+            }
+            if case.nulls.contains(&col.name.as_str()) && nulls == 0 {
+                failures.push(format!(
+                    "{}: column {} was expected to produce NULLs on this data but did not",
+                    case.sql, col.name
+                ));
+            }
+        }
+    }
+    conn.batch_execute("ROLLBACK").unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

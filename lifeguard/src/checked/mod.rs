@@ -1,0 +1,114 @@
+//! What the checked-SQL macros (`query!`, `query_as!`, `query_scalar!`, …) expand to: a
+//! [`Query`] holding the statement text, the borrowed arguments and a row-mapping function
+//! generated from the statement's description.
+
+pub(crate) mod args;
+pub(crate) mod compat;
+
+use crate::{Executor, Result, Row, RowStream};
+
+pub use args::Args;
+
+/// A statement checked at compile time, ready to run on a [`Pool`](crate::Pool), a
+/// [`Client`](crate::Client), a [`PooledConnection`](crate::PooledConnection) or a
+/// [`Transaction`](crate::Transaction). Built by the macros; `O` is the row type.
+#[must_use = "a query does nothing until one of its fetch methods or `execute` runs it"]
+pub struct Query<A, F> {
+    sql: &'static str,
+    args: A,
+    map: F,
+}
+
+impl<A, F, O> Query<A, F>
+where
+    A: Args,
+    F: Fn(&Row) -> Result<O>,
+{
+    #[doc(hidden)]
+    pub fn __new(sql: &'static str, args: A, map: F) -> Query<A, F> {
+        Query { sql, args, map }
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &'static str {
+        self.sql
+    }
+
+    fn stream(&self, executor: &(impl Executor + ?Sized)) -> Result<RowStream> {
+        self.args
+            .with_params(|params| executor.query_stream(self.sql, params))
+    }
+
+    /// Runs the query; it must return exactly one row.
+    pub fn fetch_one(self, executor: &(impl Executor + ?Sized)) -> Result<O> {
+        let row = self
+            .args
+            .with_params(|params| executor.query_one(self.sql, params))?;
+        (self.map)(&row)
+    }
+
+    /// Runs the query; it must return at most one row.
+    pub fn fetch_optional(self, executor: &(impl Executor + ?Sized)) -> Result<Option<O>> {
+        let row = self
+            .args
+            .with_params(|params| executor.query_opt(self.sql, params))?;
+        row.as_ref().map(&self.map).transpose()
+    }
+
+    /// Runs the query and collects every row.
+    pub fn fetch_all(self, executor: &(impl Executor + ?Sized)) -> Result<Vec<O>> {
+        self.stream(executor)?
+            .map(|row| row.and_then(|row| (self.map)(&row)))
+            .collect()
+    }
+
+    /// Runs the query and yields rows as they arrive. Dropping the iterator early is fine.
+    pub fn fetch(self, executor: &(impl Executor + ?Sized)) -> Fetch<F> {
+        let state = match self.stream(executor) {
+            Ok(rows) => FetchState::Rows(rows),
+            Err(e) => FetchState::Failed(e),
+        };
+        Fetch {
+            state,
+            map: self.map,
+        }
+    }
+
+    /// Runs the statement and returns the number of rows it affected.
+    pub fn execute(self, executor: &(impl Executor + ?Sized)) -> Result<u64> {
+        self.args
+            .with_params(|params| executor.execute(self.sql, params))
+    }
+}
+
+/// Row-by-row results of [`Query::fetch`]: an iterator of `Result<O>`. A failure to start
+/// the query comes out as the first item.
+pub struct Fetch<F> {
+    state: FetchState,
+    map: F,
+}
+
+enum FetchState {
+    Rows(RowStream),
+    Failed(crate::Error),
+    Done,
+}
+
+impl<F, O> Iterator for Fetch<F>
+where
+    F: Fn(&Row) -> Result<O>,
+{
+    type Item = Result<O>;
+
+    fn next(&mut self) -> Option<Result<O>> {
+        match std::mem::replace(&mut self.state, FetchState::Done) {
+            FetchState::Rows(mut rows) => {
+                let item = rows.next()?;
+                self.state = FetchState::Rows(rows);
+                Some(item.and_then(|row| (self.map)(&row)))
+            }
+            FetchState::Failed(e) => Some(Err(e)),
+            FetchState::Done => None,
+        }
+    }
+}

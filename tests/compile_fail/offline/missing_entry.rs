@@ -1,0 +1,3 @@
+fn main() {
+    let _ = lifeguard::query!("SELECT 'this query was never prepared' AS never");
+}

@@ -1,0 +1,3 @@
+fn main() {
+    let _ = lifeguard::query!("SELECT *\nFROM no_such_table");
+}

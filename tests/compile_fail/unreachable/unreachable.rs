@@ -1,0 +1,3 @@
+fn main() {
+    let _ = lifeguard::query!("SELECT 1 AS one");
+}
