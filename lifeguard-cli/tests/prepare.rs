@@ -13,7 +13,10 @@ fn database_url() -> String {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 struct Fixture {
@@ -106,7 +109,11 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
     // Without a database URL prepare refuses, clearly.
     let out = lifeguard(&fx.dir, &["prepare"], None);
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("DATABASE_URL is not set"), "{}", text(&out));
+    assert!(
+        text(&out).contains("DATABASE_URL is not set"),
+        "{}",
+        text(&out)
+    );
 
     let out = lifeguard(&fx.dir, &["prepare"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
@@ -135,11 +142,19 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
     }
     let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("up to date (2 queries)"), "{}", text(&out));
+    assert!(
+        text(&out).contains("up to date (2 queries)"),
+        "{}",
+        text(&out)
+    );
 
     // Edit a query (its entry goes missing and the old one is orphaned), corrupt another
     // entry (stale), and leave a stray file (orphaned).
-    std::fs::write(fx.dir.join("src/lib.rs"), LIB_V1.replace("film_id < $1", "film_id <= $1")).unwrap();
+    std::fs::write(
+        fx.dir.join("src/lib.rs"),
+        LIB_V1.replace("film_id < $1", "film_id <= $1"),
+    )
+    .unwrap();
     let offline = fx.dir.join(".lifeguard-offline");
     let stale = names
         .iter()
@@ -150,21 +165,39 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
         })
         .unwrap();
     let body = std::fs::read_to_string(offline.join(stale)).unwrap();
-    std::fs::write(offline.join(stale), body.replace("\"nullable\": true", "\"nullable\": false")).unwrap();
+    std::fs::write(
+        offline.join(stale),
+        body.replace("\"nullable\": true", "\"nullable\": false"),
+    )
+    .unwrap();
     std::fs::write(offline.join("query-0000.json"), "{}").unwrap();
 
     let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
     let report = text(&out);
     assert!(!out.status.success(), "{report}");
-    assert!(report.contains("1 missing, 1 stale, 2 orphaned"), "{report}");
-    assert!(report.contains("missing:") && report.contains("film_id <= $1"), "{report}");
+    assert!(
+        report.contains("1 missing, 1 stale, 2 orphaned"),
+        "{report}"
+    );
+    assert!(
+        report.contains("missing:") && report.contains("film_id <= $1"),
+        "{report}"
+    );
     assert!(report.contains("orphaned: query-0000.json"), "{report}");
     // The stale entry comes with a diff of what changed.
-    assert!(report.contains("-      \"nullable\": false") && report.contains("+      \"nullable\": true"), "{report}");
+    assert!(
+        report.contains("-      \"nullable\": false")
+            && report.contains("+      \"nullable\": true"),
+        "{report}"
+    );
 
     let out = lifeguard(&fx.dir, &["prepare"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("(1 new, 1 updated, 2 removed)"), "{}", text(&out));
+    assert!(
+        text(&out).contains("(1 new, 1 updated, 2 removed)"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(entries(&fx.dir).len(), 2);
     let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));

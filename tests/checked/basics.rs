@@ -28,7 +28,10 @@ fn record_fields_get_types_and_nullability() {
     assert_eq!(rate.to_string(), "0.99");
     assert_eq!(
         features.unwrap(),
-        vec!["Deleted Scenes".to_string(), "Behind the Scenes".to_string()]
+        vec![
+            "Deleted Scenes".to_string(),
+            "Behind the Scenes".to_string()
+        ]
     );
 }
 
@@ -73,10 +76,12 @@ fn query_as_and_query_scalar() {
         .fetch_one(&pool)
         .unwrap();
     assert_eq!(n, 200);
-    let none: Option<i32> =
-        query_scalar!("SELECT max(actor_id) FROM actor WHERE last_name = $1", "NOBODY")
-            .fetch_one(&pool)
-            .unwrap();
+    let none: Option<i32> = query_scalar!(
+        "SELECT max(actor_id) FROM actor WHERE last_name = $1",
+        "NOBODY"
+    )
+    .fetch_one(&pool)
+    .unwrap();
     assert_eq!(none, None);
 }
 
@@ -95,7 +100,10 @@ fn overrides_in_the_alias() {
     let id: i32 = r.inventory_id;
     let title: Option<String> = r.title;
     let rating: Option<Rating> = r.rating;
-    assert_eq!((id, title.as_deref(), rating), (1, Some("ACADEMY DINOSAUR"), Some(Rating::Pg)));
+    assert_eq!(
+        (id, title.as_deref(), rating),
+        (1, Some("ACADEMY DINOSAUR"), Some(Rating::Pg))
+    );
 }
 
 #[derive(Debug)]
@@ -119,12 +127,13 @@ fn enums_map_through_the_derive() {
     assert!(films.iter().all(|f| f.rating == Some(Rating::Nc17)));
     assert!(films.windows(2).all(|w| w[0].film_id < w[1].film_id));
     // Arrays of enums: override with a Vec.
-    let labels = query_scalar!(
-        r#"SELECT enum_range(NULL::mpaa_rating) AS "labels!: Vec<Rating>""#
-    )
-    .fetch_one(&pool)
-    .unwrap();
-    assert_eq!(labels, vec![Rating::G, Rating::Pg, Rating::Pg13, Rating::R, Rating::Nc17]);
+    let labels = query_scalar!(r#"SELECT enum_range(NULL::mpaa_rating) AS "labels!: Vec<Rating>""#)
+        .fetch_one(&pool)
+        .unwrap();
+    assert_eq!(
+        labels,
+        vec![Rating::G, Rating::Pg, Rating::Pg13, Rating::R, Rating::Nc17]
+    );
 }
 
 #[test]

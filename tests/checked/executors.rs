@@ -21,7 +21,10 @@ fn every_fetch_method_on_every_executor() {
         let many = query!("SELECT film_id FROM film WHERE film_id <= $1 ORDER BY 1", 5)
             .fetch_all(e)
             .unwrap();
-        assert_eq!(many.iter().map(|r| r.film_id).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        assert_eq!(
+            many.iter().map(|r| r.film_id).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
         let streamed: Vec<i32> = query_scalar!("SELECT actor_id FROM actor ORDER BY 1")
             .fetch(e)
             .take(3)
@@ -64,7 +67,9 @@ fn inside_a_transaction() {
 fn errors_are_typed_not_panics() {
     let pool = pool();
     // More than one row for fetch_one.
-    let err = query_scalar!("SELECT actor_id FROM actor").fetch_one(&pool).unwrap_err();
+    let err = query_scalar!("SELECT actor_id FROM actor")
+        .fetch_one(&pool)
+        .unwrap_err();
     assert_eq!(err.kind(), lifeguard::ErrorKind::RowCount);
     // A runtime failure of a checked statement (division by zero) keeps its SQLSTATE.
     let err = query_scalar!("SELECT 1 / (film_id - film_id) AS boom FROM film WHERE film_id = 1")

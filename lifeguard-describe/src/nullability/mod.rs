@@ -3,6 +3,14 @@
 //! The answer comes from the statement's text (parsed with `sqlparser`), the column origins
 //! the server reports in RowDescription and the catalog — never from the query plan, table
 //! statistics or data. When unsure, a column is nullable.
+//!
+//! [`analyze`] walks the parse tree (FROM items, joins, CTEs, set operations, views) and
+//! [`exprs`] holds the per-expression rules and the function lists they rely on.
+
+mod analyze;
+mod exprs;
+#[cfg(test)]
+mod tests;
 
 /// What the analysis needs to know about the database's schema.
 pub trait Catalog {
@@ -71,7 +79,18 @@ pub struct OutputColumn {
 
 /// Nullability of each of `columns` (same length, `true` = may be NULL) for the statement
 /// `sql`.
+///
+/// The statement is parsed and its result columns are derived from the parse tree; the
+/// catalog supplies `NOT NULL` constraints and view definitions. When the statement cannot
+/// be parsed, or the derived column list does not line up with what the server described,
+/// every column is nullable.
 pub fn infer(sql: &str, columns: &[OutputColumn], catalog: &dyn Catalog) -> Vec<bool> {
-    let _ = (sql, catalog);
-    vec![true; columns.len()]
+    let all_nullable = vec![true; columns.len()];
+    let Some(derived) = analyze::statement_columns(sql, catalog) else {
+        return all_nullable;
+    };
+    if derived.len() != columns.len() {
+        return all_nullable;
+    }
+    derived.iter().map(|c| c.nullable).collect()
 }

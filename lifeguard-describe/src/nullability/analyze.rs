@@ -1,0 +1,676 @@
+//! The statement walk: FROM items and joins build a [`Scope`] of named columns with their
+//! nullability; projections, set operations, CTEs and views turn scopes into output
+//! columns. `None` anywhere means "could not tell", which callers turn into nullable.
+
+use sqlparser::ast::{
+    Cte, GroupByExpr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query,
+    Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, Statement,
+    TableAlias, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, With,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::{Catalog, RelKind, Relation};
+
+/// Views referring to views: deeper nesting than this is reported as unknown.
+const MAX_VIEW_DEPTH: usize = 8;
+
+/// A named column and whether it may be NULL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Col {
+    pub name: String,
+    pub nullable: bool,
+}
+
+/// One FROM item visible under `alias`. `cols` is `None` when its columns are unknown
+/// (a function in FROM, an unknown relation, an unanalysable subquery).
+#[derive(Debug, Clone)]
+struct Rel {
+    alias: String,
+    cols: Option<Vec<Col>>,
+}
+
+/// What a FROM clause makes visible: relations for qualified references and the ordered
+/// column list that `*` and unqualified references see (USING columns merged).
+#[derive(Debug, Clone)]
+pub(super) struct Scope {
+    rels: Vec<Rel>,
+    /// `None` when some relation's columns are unknown.
+    star: Option<Vec<Col>>,
+}
+
+impl Scope {
+    fn empty() -> Scope {
+        Scope {
+            rels: Vec::new(),
+            star: Some(Vec::new()),
+        }
+    }
+
+    fn single(alias: String, cols: Option<Vec<Col>>) -> Scope {
+        Scope {
+            star: cols.clone(),
+            rels: vec![Rel { alias, cols }],
+        }
+    }
+
+    /// Comma join / cross join: everything of `other` after everything of `self`.
+    fn append(&mut self, other: Scope) {
+        self.rels.extend(other.rels);
+        self.star = match (self.star.take(), other.star) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+    }
+
+    /// The nullable side of an outer join: every column may now be NULL.
+    fn make_nullable(&mut self) {
+        for rel in &mut self.rels {
+            if let Some(cols) = &mut rel.cols {
+                cols.iter_mut().for_each(|c| c.nullable = true);
+            }
+        }
+        if let Some(star) = &mut self.star {
+            star.iter_mut().for_each(|c| c.nullable = true);
+        }
+    }
+
+    fn rel(&self, alias: &str) -> Option<&Rel> {
+        self.rels.iter().rev().find(|r| r.alias == alias)
+    }
+}
+
+/// How a SELECT aggregates, which decides what aggregates and grouped columns can yield.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Grouping {
+    /// No GROUP BY: an aggregate may run over no rows at all.
+    None,
+    /// Plain GROUP BY: every group has at least one row.
+    Plain,
+    /// ROLLUP / CUBE / GROUPING SETS: grouped columns are NULL in super-aggregate rows and
+    /// the grand total may cover no rows.
+    Sets,
+}
+
+/// Expression context: visible scopes (innermost last) and the grouping of the SELECT.
+pub(super) struct Cx<'a, 'b> {
+    pub scopes: &'a [&'b Scope],
+    pub grouping: Grouping,
+    /// Inside an aggregate's arguments, columns have their row-level nullability.
+    pub in_aggregate: bool,
+}
+
+impl Cx<'_, '_> {
+    /// Nullability of a column reference, `None` when it cannot be resolved.
+    pub fn column(&self, parts: &[Ident]) -> Option<bool> {
+        let nullable = self.resolve(parts)?;
+        Some(nullable || (self.grouping == Grouping::Sets && !self.in_aggregate))
+    }
+
+    fn resolve(&self, parts: &[Ident]) -> Option<bool> {
+        let names: Vec<String> = parts.iter().map(norm).collect();
+        match names.as_slice() {
+            [col] => {
+                for scope in self.scopes.iter().rev() {
+                    let Some(star) = &scope.star else {
+                        // An unknown relation could be the one that holds the column.
+                        return None;
+                    };
+                    let mut hits = star.iter().filter(|c| &c.name == col);
+                    match (hits.next(), hits.next()) {
+                        (Some(c), None) => return Some(c.nullable),
+                        (Some(_), Some(_)) => return None,
+                        _ => {}
+                    }
+                }
+                None
+            }
+            [.., rel, col] => {
+                let rel = self.scopes.iter().rev().find_map(|s| s.rel(rel))?;
+                let cols = rel.cols.as_ref()?;
+                cols.iter().find(|c| &c.name == col).map(|c| c.nullable)
+            }
+            [] => None,
+        }
+    }
+}
+
+/// An identifier as Postgres sees it: unquoted names fold to lower case.
+pub(super) fn norm(id: &Ident) -> String {
+    match id.quote_style {
+        Some(_) => id.value.clone(),
+        None => id.value.to_lowercase(),
+    }
+}
+
+fn name_parts(name: &ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(id) => norm(id),
+            ObjectNamePart::Function(f) => f.name.value.to_lowercase(),
+        })
+        .collect()
+}
+
+/// Result columns of `sql`, or `None` when the statement is not understood.
+pub(super) fn statement_columns(sql: &str, catalog: &dyn Catalog) -> Option<Vec<Col>> {
+    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    if statements.len() != 1 {
+        return None;
+    }
+    let statement = statements.pop()?;
+    Analyzer {
+        catalog,
+        ctes: Vec::new(),
+        view_depth: 0,
+    }
+    .statement(&statement)
+}
+
+/// The walk's state: the catalog and the CTEs in scope (innermost last).
+pub(super) struct Analyzer<'c> {
+    catalog: &'c dyn Catalog,
+    ctes: Vec<(String, Option<Vec<Col>>)>,
+    view_depth: usize,
+}
+
+impl Analyzer<'_> {
+    fn statement(&mut self, statement: &Statement) -> Option<Vec<Col>> {
+        match statement {
+            Statement::Query(q) => self.query(q, &[]),
+            Statement::Insert(insert) => {
+                let TableObject::TableName(name) = &insert.table else {
+                    return None;
+                };
+                let mut scope = self.named_relation(name, None, false);
+                if let Some(alias) = &insert.table_alias {
+                    scope.rels[0].alias = norm(&alias.alias);
+                }
+                self.returning(insert.returning.as_deref()?, &scope)
+            }
+            Statement::Update(update) => {
+                let mut scope = self.join_tree(&update.table, &[], &Scope::empty());
+                if let Some(
+                    UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from),
+                ) = &update.from
+                {
+                    scope.append(self.scope_of_from(from, &[]));
+                }
+                self.returning(update.returning.as_deref()?, &scope)
+            }
+            Statement::Delete(delete) => {
+                let (sqlparser::ast::FromTable::WithFromKeyword(from)
+                | sqlparser::ast::FromTable::WithoutKeyword(from)) = &delete.from;
+                let mut scope = self.scope_of_from(from, &[]);
+                if let Some(using) = &delete.using {
+                    scope.append(self.scope_of_from(using, &[]));
+                }
+                self.returning(delete.returning.as_deref()?, &scope)
+            }
+            _ => None,
+        }
+    }
+
+    fn returning(&mut self, items: &[SelectItem], scope: &Scope) -> Option<Vec<Col>> {
+        let scopes = [scope];
+        let cx = Cx {
+            scopes: &scopes,
+            grouping: Grouping::None,
+            in_aggregate: false,
+        };
+        self.projection(items, scope, &cx)
+    }
+
+    pub(super) fn query(&mut self, q: &Query, outer: &[&Scope]) -> Option<Vec<Col>> {
+        let base = self.ctes.len();
+        if let Some(with) = &q.with {
+            self.with(with, outer);
+        }
+        let out = self.set_expr(&q.body, outer);
+        self.ctes.truncate(base);
+        out
+    }
+
+    fn with(&mut self, with: &With, outer: &[&Scope]) {
+        for cte in &with.cte_tables {
+            let name = norm(&cte.alias.name);
+            let cols = if with.recursive {
+                self.recursive_cte(&name, cte, outer)
+            } else {
+                self.query(&cte.query, outer)
+            };
+            let cols = cols.and_then(|c| rename(c, &cte.alias));
+            self.ctes.push((name, cols));
+        }
+    }
+
+    /// A recursive CTE: start from its non-recursive term and re-analyse the whole body
+    /// with the current guess until nullability stops growing (it only ever grows, so
+    /// this ends after at most one round per column).
+    fn recursive_cte(&mut self, name: &str, cte: &Cte, outer: &[&Scope]) -> Option<Vec<Col>> {
+        let anchor = match cte.query.body.as_ref() {
+            SetExpr::SetOperation { left, .. } => left.as_ref(),
+            other => other,
+        };
+        let mut guess = self.set_expr(anchor, outer)?;
+        guess = rename(guess, &cte.alias)?;
+        for _ in 0..=guess.len() {
+            self.ctes.push((name.to_owned(), Some(guess.clone())));
+            let next = self.query(&cte.query, outer);
+            self.ctes.pop();
+            let next = rename(next?, &cte.alias)?;
+            if next.len() != guess.len() {
+                return None;
+            }
+            let merged: Vec<Col> = guess
+                .iter()
+                .zip(&next)
+                .map(|(g, n)| Col {
+                    name: g.name.clone(),
+                    nullable: g.nullable || n.nullable,
+                })
+                .collect();
+            if merged == guess {
+                return Some(guess);
+            }
+            guess = merged;
+        }
+        None
+    }
+
+    fn set_expr(&mut self, body: &SetExpr, outer: &[&Scope]) -> Option<Vec<Col>> {
+        match body {
+            SetExpr::Select(select) => self.select(select, outer),
+            SetExpr::Query(q) => self.query(q, outer),
+            SetExpr::SetOperation {
+                left, op, right, ..
+            } => {
+                let left = self.set_expr(left, outer)?;
+                let right = self.set_expr(right, outer)?;
+                if left.len() != right.len() {
+                    return None;
+                }
+                let combine = |l: bool, r: bool| match op {
+                    SetOperator::Union => l || r,
+                    // A row in the result matched a row of each side.
+                    SetOperator::Intersect => l && r,
+                    SetOperator::Except | SetOperator::Minus => l,
+                };
+                Some(
+                    left.into_iter()
+                        .zip(right)
+                        .map(|(l, r)| Col {
+                            nullable: combine(l.nullable, r.nullable),
+                            name: l.name,
+                        })
+                        .collect(),
+                )
+            }
+            SetExpr::Values(values) => {
+                let cx = Cx {
+                    scopes: outer,
+                    grouping: Grouping::None,
+                    in_aggregate: false,
+                };
+                let width = values.rows.first()?.content.len();
+                let mut cols: Vec<Col> = (1..=width)
+                    .map(|i| Col {
+                        name: format!("column{i}"),
+                        nullable: false,
+                    })
+                    .collect();
+                for row in &values.rows {
+                    if row.content.len() != width {
+                        return None;
+                    }
+                    for (col, e) in cols.iter_mut().zip(&row.content) {
+                        col.nullable |= self.expr(e, &cx);
+                    }
+                }
+                Some(cols)
+            }
+            SetExpr::Insert(s) | SetExpr::Update(s) | SetExpr::Delete(s) => self.statement(s),
+            _ => None,
+        }
+    }
+
+    fn select(&mut self, select: &Select, outer: &[&Scope]) -> Option<Vec<Col>> {
+        let scope = self.scope_of_from(&select.from, outer);
+        let grouping = match &select.group_by {
+            GroupByExpr::Expressions(exprs, modifiers) => {
+                let sets = !modifiers.is_empty()
+                    || exprs.iter().any(|e| {
+                        matches!(
+                            e,
+                            sqlparser::ast::Expr::Rollup(_)
+                                | sqlparser::ast::Expr::Cube(_)
+                                | sqlparser::ast::Expr::GroupingSets(_)
+                        )
+                    });
+                match (sets, exprs.is_empty()) {
+                    (true, _) => Grouping::Sets,
+                    (false, true) => Grouping::None,
+                    (false, false) => Grouping::Plain,
+                }
+            }
+            GroupByExpr::All(_) => Grouping::Sets,
+        };
+        let mut scopes: Vec<&Scope> = outer.to_vec();
+        scopes.push(&scope);
+        let cx = Cx {
+            scopes: &scopes,
+            grouping,
+            in_aggregate: false,
+        };
+        self.projection(&select.projection, &scope, &cx)
+    }
+
+    fn projection(&mut self, items: &[SelectItem], scope: &Scope, cx: &Cx) -> Option<Vec<Col>> {
+        let sets = cx.grouping == Grouping::Sets;
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                SelectItem::UnnamedExpr(e) => out.push(Col {
+                    name: super::exprs::output_name(e),
+                    nullable: self.expr(e, cx),
+                }),
+                SelectItem::ExprWithAlias { expr, alias } => out.push(Col {
+                    name: norm(alias),
+                    nullable: self.expr(expr, cx),
+                }),
+                SelectItem::Wildcard(_) => {
+                    out.extend(scope.star.as_ref()?.iter().map(|c| Col {
+                        name: c.name.clone(),
+                        nullable: c.nullable || sets,
+                    }));
+                }
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(n),
+                    _,
+                ) => {
+                    let alias = name_parts(n).pop()?;
+                    let rel = cx.scopes.iter().rev().find_map(|s| s.rel(&alias))?;
+                    out.extend(rel.cols.as_ref()?.iter().map(|c| Col {
+                        name: c.name.clone(),
+                        nullable: c.nullable || sets,
+                    }));
+                }
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// A FROM list: comma-separated items, each later one able to see the earlier ones
+    /// when it is LATERAL.
+    fn scope_of_from(&mut self, from: &[TableWithJoins], outer: &[&Scope]) -> Scope {
+        let mut acc = Scope::empty();
+        for item in from {
+            let next = self.join_tree(item, outer, &acc);
+            acc.append(next);
+        }
+        acc
+    }
+
+    fn join_tree(&mut self, item: &TableWithJoins, outer: &[&Scope], before: &Scope) -> Scope {
+        let mut left = self.factor(&item.relation, outer, before);
+        for join in &item.joins {
+            let mut visible = before.clone();
+            visible.append(left.clone());
+            let right = self.factor(&join.relation, outer, &visible);
+            left = joined(left, right, join);
+        }
+        left
+    }
+
+    /// One FROM item; `lateral` is what a LATERAL subquery may refer to besides `outer`.
+    fn factor(&mut self, factor: &TableFactor, outer: &[&Scope], lateral: &Scope) -> Scope {
+        let alias_of = |alias: &Option<TableAlias>| alias.as_ref().map(|a| norm(&a.name));
+        match factor {
+            TableFactor::Table {
+                name, alias, args, ..
+            } => {
+                if args.is_some() {
+                    // A function in FROM: its result columns are not analysed.
+                    let fallback = name_parts(name).pop().unwrap_or_default();
+                    return Scope::single(alias_of(alias).unwrap_or(fallback), None);
+                }
+                self.named_relation(name, alias.as_ref(), true)
+            }
+            TableFactor::Derived {
+                lateral: is_lateral,
+                subquery,
+                alias,
+                ..
+            } => {
+                let mut scopes = outer.to_vec();
+                if *is_lateral {
+                    scopes.push(lateral);
+                }
+                let cols = self.query(subquery, &scopes);
+                let cols = match alias {
+                    Some(a) => cols.and_then(|c| rename(c, a)),
+                    None => cols,
+                };
+                Scope::single(alias_of(alias).unwrap_or_default(), cols)
+            }
+            TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
+                let inner = self.join_tree(table_with_joins, outer, lateral);
+                match alias {
+                    Some(a) => {
+                        let cols = inner.star.and_then(|c| rename(c, a));
+                        Scope::single(norm(&a.name), cols)
+                    }
+                    None => inner,
+                }
+            }
+            TableFactor::Function { alias, .. }
+            | TableFactor::TableFunction { alias, .. }
+            | TableFactor::UNNEST { alias, .. } => {
+                Scope::single(alias_of(alias).unwrap_or_default(), None)
+            }
+            _ => Scope::single(String::new(), None),
+        }
+    }
+
+    /// A table, view or CTE referred to by name.
+    fn named_relation(
+        &mut self,
+        name: &ObjectName,
+        alias: Option<&TableAlias>,
+        ctes: bool,
+    ) -> Scope {
+        let mut parts = name_parts(name);
+        let Some(relname) = parts.pop() else {
+            return Scope::single(String::new(), None);
+        };
+        let schema = parts.pop();
+        let alias_name = alias
+            .map(|a| norm(&a.name))
+            .unwrap_or_else(|| relname.clone());
+        let cte = match (&schema, ctes) {
+            (None, true) => self
+                .ctes
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == relname)
+                .map(|(_, cols)| cols.clone()),
+            _ => None,
+        };
+        let cols = match cte {
+            Some(cols) => cols,
+            None => self
+                .catalog
+                .relation(schema.as_deref(), &relname)
+                .and_then(|rel| self.relation_columns(&rel)),
+        };
+        let cols = match alias {
+            Some(a) => cols.and_then(|c| rename(c, a)),
+            None => cols,
+        };
+        Scope::single(alias_name, cols)
+    }
+
+    fn relation_columns(&mut self, rel: &Relation) -> Option<Vec<Col>> {
+        match rel.kind {
+            RelKind::View | RelKind::MaterializedView => {
+                let derived = self.view(rel.view_definition.as_deref()?);
+                Some(match derived {
+                    Some(d) if d.len() == rel.columns.len() => rel
+                        .columns
+                        .iter()
+                        .zip(d)
+                        .map(|(c, d)| Col {
+                            name: c.name.clone(),
+                            nullable: d.nullable,
+                        })
+                        .collect(),
+                    _ => rel
+                        .columns
+                        .iter()
+                        .map(|c| Col {
+                            name: c.name.clone(),
+                            nullable: true,
+                        })
+                        .collect(),
+                })
+            }
+            RelKind::Table | RelKind::PartitionedTable | RelKind::ForeignTable => Some(
+                rel.columns
+                    .iter()
+                    .map(|c| Col {
+                        name: c.name.clone(),
+                        nullable: !c.not_null,
+                    })
+                    .collect(),
+            ),
+            RelKind::Other => None,
+        }
+    }
+
+    /// A view's definition, analysed on its own (the outer statement's CTEs are not
+    /// visible in it).
+    fn view(&mut self, definition: &str) -> Option<Vec<Col>> {
+        if self.view_depth >= MAX_VIEW_DEPTH {
+            return None;
+        }
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, definition).ok()?;
+        if statements.len() != 1 {
+            return None;
+        }
+        let statement = statements.pop()?;
+        let saved = std::mem::take(&mut self.ctes);
+        self.view_depth += 1;
+        let out = self.statement(&statement);
+        self.view_depth -= 1;
+        self.ctes = saved;
+        out
+    }
+
+    /// Nullability of an expression (see [`super::exprs`]).
+    pub(super) fn expr(&mut self, e: &sqlparser::ast::Expr, cx: &Cx) -> bool {
+        super::exprs::nullable(self, e, cx)
+    }
+}
+
+/// Applies a table alias's column list (`AS t(a, b)`) by position.
+fn rename(mut cols: Vec<Col>, alias: &TableAlias) -> Option<Vec<Col>> {
+    if alias.columns.len() > cols.len() {
+        return None;
+    }
+    for (col, new) in cols.iter_mut().zip(&alias.columns) {
+        col.name = norm(&new.name);
+    }
+    Some(cols)
+}
+
+/// Combines two FROM items according to a join.
+fn joined(mut left: Scope, mut right: Scope, join: &Join) -> Scope {
+    use JoinOperator as J;
+    let (constraint, left_nullable, right_nullable) = match &join.join_operator {
+        J::Join(c) | J::Inner(c) | J::StraightJoin(c) | J::CrossJoin(c) => (c, false, false),
+        J::Left(c) | J::LeftOuter(c) => (c, false, true),
+        J::Right(c) | J::RightOuter(c) => (c, true, false),
+        J::FullOuter(c) => (c, true, true),
+        _ => {
+            left.append(right);
+            left.star = None;
+            for rel in &mut left.rels {
+                rel.cols = None;
+            }
+            return left;
+        }
+    };
+    let using: Option<Vec<String>> = match constraint {
+        JoinConstraint::Using(names) => names
+            .iter()
+            .map(|n| name_parts(n).pop())
+            .collect::<Option<Vec<_>>>(),
+        JoinConstraint::Natural => match (&left.star, &right.star) {
+            (Some(l), Some(r)) => Some(
+                l.iter()
+                    .filter(|c| r.iter().any(|d| d.name == c.name))
+                    .map(|c| c.name.clone())
+                    .collect(),
+            ),
+            _ => None,
+        },
+        JoinConstraint::On(_) | JoinConstraint::None => Some(Vec::new()),
+    };
+    let Some(using) = using else {
+        // NATURAL join with unknown columns: nothing is known about the result.
+        left.append(right);
+        left.make_nullable();
+        left.star = None;
+        return left;
+    };
+    // Merged columns take their values before the outer join pads a side with NULLs.
+    let find = |s: &Scope, name: &str| -> bool {
+        s.star
+            .as_ref()
+            .and_then(|cols| cols.iter().find(|c| c.name == name))
+            .is_none_or(|c| c.nullable)
+    };
+    let merged: Vec<Col> = using
+        .iter()
+        .map(|name| {
+            let (l, r) = (find(&left, name), find(&right, name));
+            let nullable = match (left_nullable, right_nullable) {
+                (false, false) => l && r,
+                (false, true) => l,
+                (true, false) => r,
+                // FULL JOIN: COALESCE(left, right), either of which may be missing.
+                (true, true) => l || r,
+            };
+            Col {
+                name: name.clone(),
+                nullable,
+            }
+        })
+        .collect();
+    if left_nullable {
+        left.make_nullable();
+    }
+    if right_nullable {
+        right.make_nullable();
+    }
+    let star = match (left.star, right.star) {
+        (Some(l), Some(r)) => {
+            let rest = |cols: Vec<Col>| cols.into_iter().filter(|c| !using.contains(&c.name));
+            Some(merged.into_iter().chain(rest(l)).chain(rest(r)).collect())
+        }
+        _ => None,
+    };
+    left.rels.extend(right.rels);
+    Scope {
+        rels: left.rels,
+        star,
+    }
+}

@@ -1,0 +1,470 @@
+//! Per-expression rules: when an expression can be NULL given the nullability of what it
+//! refers to. Functions and operators not listed here are assumed able to return NULL.
+
+use sqlparser::ast::{
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Value,
+};
+
+use super::analyze::{norm, Analyzer, Cx, Grouping};
+
+/// Aggregates; `count` never yields NULL, the others do over no rows.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "max",
+    "min",
+    "sum",
+    "avg",
+    "string_agg",
+    "array_agg",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "jsonb_object_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "corr",
+    "covar_pop",
+    "covar_samp",
+    "regr_slope",
+    "regr_intercept",
+    "regr_count",
+    "regr_r2",
+    "percentile_cont",
+    "percentile_disc",
+    "mode",
+    "xmlagg",
+    "range_agg",
+    "range_intersect_agg",
+];
+
+/// Aggregates that, within a non-empty group, yield a value whenever their arguments are
+/// not NULL. (`stddev` and friends yield NULL for a single row, so they are not here.)
+const GROUP_AGGREGATES_NON_NULL_ON_NON_NULL_INPUT: &[&str] = &[
+    "max",
+    "min",
+    "sum",
+    "avg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+];
+
+/// Aggregates that, within a non-empty group, always yield a value (NULL inputs become
+/// array or JSON elements).
+const GROUP_AGGREGATES_NEVER_NULL: &[&str] = &["array_agg", "json_agg", "jsonb_agg", "regr_count"];
+
+/// Window functions that always yield a value.
+const WINDOW_NEVER_NULL: &[&str] = &[
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "count",
+];
+
+/// Functions that never yield NULL whatever their arguments.
+const NEVER_NULL: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtime",
+    "localtimestamp",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "timeofday",
+    "current_user",
+    "session_user",
+    "user",
+    "current_role",
+    "current_catalog",
+    "current_database",
+    "version",
+    "pg_backend_pid",
+    "random",
+    "gen_random_uuid",
+    "txid_current",
+    "pg_current_xact_id",
+    "concat",
+    "json_build_object",
+    "jsonb_build_object",
+    "json_build_array",
+    "jsonb_build_array",
+    "grouping",
+    "row",
+];
+
+/// Functions that yield a value whenever all their arguments are values (strict functions
+/// that do not return NULL for non-NULL input).
+const STRICT_NON_NULL: &[&str] = &[
+    "lower",
+    "upper",
+    "initcap",
+    "length",
+    "char_length",
+    "character_length",
+    "octet_length",
+    "bit_length",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "trim",
+    "substr",
+    "substring",
+    "replace",
+    "translate",
+    "left",
+    "right",
+    "lpad",
+    "rpad",
+    "repeat",
+    "reverse",
+    "split_part",
+    "strpos",
+    "position",
+    "md5",
+    "sha256",
+    "encode",
+    "decode",
+    "to_hex",
+    "chr",
+    "ascii",
+    "quote_ident",
+    "quote_literal",
+    "regexp_replace",
+    "starts_with",
+    "abs",
+    "round",
+    "trunc",
+    "ceil",
+    "ceiling",
+    "floor",
+    "sign",
+    "sqrt",
+    "cbrt",
+    "power",
+    "pow",
+    "mod",
+    "exp",
+    "ln",
+    "log",
+    "log10",
+    "div",
+    "width_bucket",
+    "to_char",
+    "to_number",
+    "to_date",
+    "to_timestamp",
+    "date_trunc",
+    "date_part",
+    "extract",
+    "age",
+    "make_date",
+    "make_time",
+    "make_timestamp",
+    "make_timestamptz",
+    "make_interval",
+    "justify_days",
+    "justify_hours",
+    "justify_interval",
+    "array_to_string",
+    "string_to_array",
+    "array_append",
+    "array_prepend",
+    "array_cat",
+    "array_remove",
+    "array_replace",
+    "cardinality",
+    "to_json",
+    "to_jsonb",
+    "row_to_json",
+    "json_typeof",
+    "jsonb_typeof",
+    "jsonb_set",
+    "jsonb_pretty",
+    "to_tsvector",
+    "to_tsquery",
+    "plainto_tsquery",
+    "phraseto_tsquery",
+    "websearch_to_tsquery",
+    "ts_rank",
+    "ts_rank_cd",
+    "setweight",
+    "nextval",
+    "currval",
+    "setval",
+    "generate_series",
+    "host",
+    "family",
+    "masklen",
+];
+
+fn list(names: &[&str], name: &str) -> bool {
+    names.contains(&name)
+}
+
+/// Whether `e` may be NULL (`true` also when unsure).
+pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
+    let any = |a: &mut Analyzer, es: &[&Expr]| es.iter().any(|e| nullable(a, e, cx));
+    match e {
+        Expr::Identifier(id) => cx.column(std::slice::from_ref(id)).unwrap_or(true),
+        Expr::CompoundIdentifier(ids) => cx.column(ids).unwrap_or(true),
+        Expr::Value(v) => matches!(v.value, Value::Null | Value::Placeholder(_)),
+        Expr::TypedString(_) => false,
+        Expr::Interval(i) => nullable(a, &i.value, cx),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) | Expr::Collate { expr, .. } => {
+            nullable(a, expr, cx)
+        }
+        Expr::UnaryOp { expr, .. } | Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
+            nullable(a, expr, cx)
+        }
+        Expr::Extract { expr, .. } => nullable(a, expr, cx),
+        Expr::BinaryOp { left, op, right } => !strict_operator(op) || any(a, &[left, right]),
+        Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsNotTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsNotFalse(_)
+        | Expr::IsUnknown(_)
+        | Expr::IsNotUnknown(_)
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..)
+        | Expr::Exists { .. } => false,
+        Expr::InList { expr, list, .. } => {
+            nullable(a, expr, cx) || list.iter().any(|e| nullable(a, e, cx))
+        }
+        Expr::InSubquery { expr, subquery, .. } => {
+            if nullable(a, expr, cx) {
+                return true;
+            }
+            match a.query(subquery, cx.scopes) {
+                Some(cols) if cols.len() == 1 => cols[0].nullable,
+                _ => true,
+            }
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => any(a, &[expr, low, high]),
+        Expr::Like {
+            any: false,
+            expr,
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            any: false,
+            expr,
+            pattern,
+            escape_char,
+            ..
+        } => any(a, &[expr, pattern]) || escape_char.as_ref().is_some_and(|e| nullable(a, e, cx)),
+        Expr::SimilarTo {
+            expr,
+            pattern,
+            escape_char,
+            ..
+        } => any(a, &[expr, pattern]) || escape_char.as_ref().is_some_and(|e| nullable(a, e, cx)),
+        Expr::AtTimeZone {
+            timestamp,
+            time_zone,
+        } => any(a, &[timestamp, time_zone]),
+        Expr::Position { expr, r#in } => any(a, &[expr, r#in]),
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            nullable(a, expr, cx)
+                || substring_from.as_ref().is_some_and(|e| nullable(a, e, cx))
+                || substring_for.as_ref().is_some_and(|e| nullable(a, e, cx))
+        }
+        Expr::Trim {
+            expr,
+            trim_what,
+            trim_characters,
+            ..
+        } => {
+            nullable(a, expr, cx)
+                || trim_what.as_ref().is_some_and(|e| nullable(a, e, cx))
+                || trim_characters
+                    .as_ref()
+                    .is_some_and(|es| es.iter().any(|e| nullable(a, e, cx)))
+        }
+        Expr::Overlay {
+            expr,
+            overlay_what,
+            overlay_from,
+            overlay_for,
+        } => {
+            any(a, &[expr, overlay_what, overlay_from])
+                || overlay_for.as_ref().is_some_and(|e| nullable(a, e, cx))
+        }
+        // Without ELSE, an unmatched row yields NULL.
+        Expr::Case {
+            else_result: None, ..
+        } => true,
+        Expr::Case {
+            conditions,
+            else_result: Some(e),
+            ..
+        } => nullable(a, e, cx) || conditions.iter().any(|w| nullable(a, &w.result, cx)),
+        // Array and row constructors are values even when their elements are NULL.
+        Expr::Array(_) | Expr::Tuple(_) => false,
+        Expr::Function(f) => function(a, f, cx),
+        // Scalar subqueries (no row → NULL), JSON access, subscripts, ANY/ALL, …
+        _ => true,
+    }
+}
+
+/// Operators that yield a value whenever both operands are values.
+fn strict_operator(op: &BinaryOperator) -> bool {
+    use BinaryOperator as B;
+    matches!(
+        op,
+        B::Plus
+            | B::Minus
+            | B::Multiply
+            | B::Divide
+            | B::Modulo
+            | B::StringConcat
+            | B::Gt
+            | B::Lt
+            | B::GtEq
+            | B::LtEq
+            | B::Eq
+            | B::NotEq
+            | B::And
+            | B::Or
+            | B::BitwiseOr
+            | B::BitwiseAnd
+            | B::BitwiseXor
+            | B::PGBitwiseXor
+            | B::PGBitwiseShiftLeft
+            | B::PGBitwiseShiftRight
+            | B::PGExp
+            | B::PGOverlap
+            | B::PGRegexMatch
+            | B::PGRegexIMatch
+            | B::PGRegexNotMatch
+            | B::PGRegexNotIMatch
+            | B::PGLikeMatch
+            | B::PGILikeMatch
+            | B::PGNotLikeMatch
+            | B::PGNotILikeMatch
+            | B::PGStartsWith
+            | B::AtAt
+            | B::AtArrow
+            | B::ArrowAt
+    )
+}
+
+/// The function's name in lower case, `None` when it is qualified with a schema other
+/// than `pg_catalog` (a user function, unknown).
+fn function_name(f: &Function) -> Option<String> {
+    let parts: Vec<String> = f
+        .name
+        .0
+        .iter()
+        .map(|p| match p {
+            sqlparser::ast::ObjectNamePart::Identifier(id) => norm(id),
+            sqlparser::ast::ObjectNamePart::Function(f) => f.name.value.to_lowercase(),
+        })
+        .collect();
+    match parts.as_slice() {
+        [name] => Some(name.clone()),
+        [schema, name] if schema == "pg_catalog" => Some(name.clone()),
+        _ => None,
+    }
+}
+
+fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
+    let Some(name) = function_name(f) else {
+        return true;
+    };
+    let args: Vec<&Expr> = match &f.args {
+        FunctionArguments::None => Vec::new(),
+        // ARRAY(SELECT …) is an array even when the subquery returns no rows.
+        FunctionArguments::Subquery(_) => return name != "array",
+        FunctionArguments::List(l) => {
+            let mut args = Vec::new();
+            for arg in &l.args {
+                match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+                    | FunctionArg::Named {
+                        arg: FunctionArgExpr::Expr(e),
+                        ..
+                    }
+                    | FunctionArg::ExprNamed {
+                        arg: FunctionArgExpr::Expr(e),
+                        ..
+                    } => args.push(e),
+                    // count(*)
+                    _ => {}
+                }
+            }
+            args
+        }
+    };
+    if f.over.is_some() {
+        return !list(WINDOW_NEVER_NULL, &name);
+    }
+    if list(AGGREGATES, &name) {
+        if name == "count" {
+            return false;
+        }
+        let inner = Cx {
+            scopes: cx.scopes,
+            grouping: cx.grouping,
+            in_aggregate: true,
+        };
+        let args_nullable = args.iter().any(|e| nullable(a, e, &inner));
+        if cx.grouping != Grouping::Plain || f.filter.is_some() {
+            return true;
+        }
+        if list(GROUP_AGGREGATES_NEVER_NULL, &name) {
+            return false;
+        }
+        return !list(GROUP_AGGREGATES_NON_NULL_ON_NON_NULL_INPUT, &name) || args_nullable;
+    }
+    match name.as_str() {
+        // NULL only when every argument is NULL.
+        "coalesce" | "greatest" | "least" => args.iter().all(|e| nullable(a, e, cx)),
+        "concat_ws" => args.first().is_none_or(|e| nullable(a, e, cx)),
+        _ if list(NEVER_NULL, &name) => false,
+        _ if list(STRICT_NON_NULL, &name) => args.iter().any(|e| nullable(a, e, cx)),
+        _ => true,
+    }
+}
+
+/// The name Postgres gives an unaliased result column, as far as later references need it.
+pub(super) fn output_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(id) => norm(id),
+        Expr::CompoundIdentifier(ids) => ids.last().map(norm).unwrap_or_default(),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => output_name(expr),
+        Expr::Function(f) => function_name(f).unwrap_or_else(|| "?column?".into()),
+        Expr::Case { .. } => "case".into(),
+        Expr::Exists { .. } => "exists".into(),
+        Expr::Array(_) => "array".into(),
+        _ => "?column?".into(),
+    }
+}

@@ -1,0 +1,338 @@
+//! Unit tests of the analysis against a small in-memory catalog.
+
+use super::*;
+
+/// `author(id NOT NULL, name NOT NULL, bio)`, `book(id NOT NULL, author_id, title NOT NULL,
+/// price)`, `tag(book_id NOT NULL, label)` and views over them.
+struct Fake;
+
+fn table(oid: u32, name: &str, cols: &[(&str, bool)]) -> Relation {
+    Relation {
+        oid,
+        schema: "public".into(),
+        name: name.into(),
+        kind: RelKind::Table,
+        columns: cols
+            .iter()
+            .enumerate()
+            .map(|(i, &(n, not_null))| RelColumn {
+                name: n.into(),
+                attnum: i as i16 + 1,
+                not_null,
+            })
+            .collect(),
+        view_definition: None,
+    }
+}
+
+fn view(oid: u32, name: &str, cols: &[&str], def: &str) -> Relation {
+    let mut rel = table(
+        oid,
+        name,
+        &cols.iter().map(|c| (*c, false)).collect::<Vec<_>>(),
+    );
+    rel.kind = RelKind::View;
+    rel.view_definition = Some(def.into());
+    rel
+}
+
+impl Catalog for Fake {
+    fn relation(&self, schema: Option<&str>, name: &str) -> Option<Relation> {
+        if schema.is_some_and(|s| s != "public") {
+            return None;
+        }
+        Some(match name {
+            "author" => table(1, "author", &[("id", true), ("name", true), ("bio", false)]),
+            "book" => table(
+                2,
+                "book",
+                &[
+                    ("id", true),
+                    ("author_id", false),
+                    ("title", true),
+                    ("price", false),
+                ],
+            ),
+            "tag" => table(3, "tag", &[("book_id", true), ("label", false)]),
+            "book_author" => view(
+                4,
+                "book_author",
+                &["title", "name"],
+                "SELECT b.title, a.name FROM book b LEFT JOIN author a ON a.id = b.author_id;",
+            ),
+            "titles" => view(5, "titles", &["title"], " SELECT title FROM book;"),
+            "loop_a" => view(6, "loop_a", &["x"], "SELECT x FROM loop_b;"),
+            "loop_b" => view(7, "loop_b", &["x"], "SELECT x FROM loop_a;"),
+            _ => return None,
+        })
+    }
+
+    fn relation_by_oid(&self, _oid: u32) -> Option<Relation> {
+        None
+    }
+}
+
+/// Nullability of each column as a string of `N` (never NULL) and `Y` (may be NULL), or
+/// `None` when the analysis gave up.
+fn shape(sql: &str) -> Option<String> {
+    let cols = analyze::statement_columns(sql, &Fake)?;
+    Some(
+        cols.iter()
+            .map(|c| if c.nullable { 'Y' } else { 'N' })
+            .collect(),
+    )
+}
+
+#[track_caller]
+fn check(sql: &str, want: &str) {
+    assert_eq!(shape(sql).as_deref(), Some(want), "{sql}");
+}
+
+#[test]
+fn table_columns_follow_not_null() {
+    check("SELECT id, name, bio FROM author", "NNY");
+    check("SELECT * FROM book", "NYNY");
+    check("SELECT a.*, 1 FROM author a", "NNYN");
+    check("SELECT \"ID\" FROM author", "Y"); // quoted: no such column, so unknown
+    check("SELECT ID FROM public.author", "N");
+}
+
+#[test]
+fn outer_joins_make_the_padded_side_nullable() {
+    check(
+        "SELECT a.id, b.id FROM author a LEFT JOIN book b ON b.author_id = a.id",
+        "NY",
+    );
+    check(
+        "SELECT a.id, b.id FROM author a RIGHT JOIN book b ON b.author_id = a.id",
+        "YN",
+    );
+    check(
+        "SELECT a.id, b.id FROM author a FULL JOIN book b ON b.author_id = a.id",
+        "YY",
+    );
+    check(
+        "SELECT a.id, b.id FROM author a JOIN book b ON b.author_id = a.id",
+        "NN",
+    );
+    check("SELECT a.id, b.id FROM author a, book b", "NN");
+    // Nested: the inner join's columns are padded by the outer LEFT JOIN.
+    check(
+        "SELECT a.id, b.id, t.book_id FROM author a LEFT JOIN (book b JOIN tag t ON t.book_id = b.id) ON b.author_id = a.id",
+        "NYY",
+    );
+    // Chains: a later LEFT JOIN does not undo an earlier one.
+    check(
+        "SELECT b.id, t.book_id FROM author a LEFT JOIN book b ON b.author_id = a.id JOIN tag t ON t.book_id = b.id",
+        "YN",
+    );
+    check(
+        "SELECT a.id FROM author a LEFT JOIN book b ON true RIGHT JOIN tag t ON true",
+        "Y",
+    );
+}
+
+#[test]
+fn using_and_natural_merge_columns() {
+    check("SELECT id FROM author FULL JOIN book USING (id)", "N");
+    check("SELECT * FROM author FULL JOIN book USING (id)", "NYYYYY");
+    check(
+        "SELECT book_id FROM tag t LEFT JOIN tag u USING (book_id)",
+        "N",
+    );
+    check("SELECT id FROM author NATURAL JOIN book", "N");
+}
+
+#[test]
+fn lateral_subqueries() {
+    check(
+        "SELECT a.id, x.title FROM author a LEFT JOIN LATERAL (SELECT title FROM book WHERE author_id = a.id LIMIT 1) x ON true",
+        "NY",
+    );
+    check(
+        "SELECT a.id, x.title FROM author a CROSS JOIN LATERAL (SELECT title FROM book WHERE author_id = a.id) x",
+        "NN",
+    );
+    check("SELECT x.t FROM (SELECT title AS t FROM book) AS x", "N");
+    check("SELECT x.c FROM (SELECT title FROM book) AS x(c)", "N");
+}
+
+#[test]
+fn aggregates_and_grouping() {
+    check(
+        "SELECT count(*), count(bio), max(id), sum(price), array_agg(id) FROM author, book",
+        "NNYYY",
+    );
+    check("SELECT author_id, max(id), max(price), array_agg(price), count(*) FROM book GROUP BY author_id", "YNYNN");
+    check(
+        "SELECT max(id) FILTER (WHERE price > 1) FROM book GROUP BY author_id",
+        "Y",
+    );
+    check(
+        "SELECT id, max(title), grouping(id) FROM book GROUP BY ROLLUP (id)",
+        "YYN",
+    );
+    check("SELECT id, count(*) FROM book GROUP BY CUBE (id)", "YN");
+    check(
+        "SELECT id, title FROM book GROUP BY GROUPING SETS ((id), (title))",
+        "YY",
+    );
+    check("SELECT stddev(price) FROM book GROUP BY id", "Y");
+}
+
+#[test]
+fn window_functions() {
+    check(
+        "SELECT row_number() OVER (), rank() OVER (ORDER BY id), lag(id) OVER (), sum(id) OVER () FROM book",
+        "NNYY",
+    );
+}
+
+#[test]
+fn expressions() {
+    check(
+        "SELECT 1, 'a', NULL, $1, true, 1.5, DATE '2020-01-01'",
+        "NNYYNNN",
+    );
+    check(
+        "SELECT b.id + 1, price + 1, title || '!', bio || '!' FROM book b, author",
+        "NYNY",
+    );
+    check("SELECT coalesce(price, 0), coalesce(price, NULL), greatest(price, 1), nullif(id, 1) FROM book", "NYNY");
+    check(
+        "SELECT CASE WHEN id > 1 THEN 'a' ELSE 'b' END, CASE WHEN id > 1 THEN 'a' END FROM book",
+        "NY",
+    );
+    check("SELECT CASE id WHEN 1 THEN price ELSE 0 END FROM book", "Y");
+    check(
+        "SELECT price IS NULL, price IS DISTINCT FROM 1, id IN (1, 2), price IN (1) FROM book",
+        "NNNY",
+    );
+    check(
+        "SELECT EXISTS (SELECT 1 FROM tag), (SELECT max(id) FROM tag), ARRAY(SELECT id FROM tag)",
+        "NYN",
+    );
+    check(
+        "SELECT id IN (SELECT book_id FROM tag), id IN (SELECT label FROM tag) FROM book",
+        "NY",
+    );
+    check(
+        "SELECT id::text, CAST(price AS int), price::int FROM book",
+        "NYY",
+    );
+    check(
+        "SELECT lower(title), lower(bio), length(title), now(), my_func(id) FROM book, author",
+        "NYNNY",
+    );
+    check(
+        "SELECT concat(bio, 'x'), concat_ws(',', bio), public.lower(title) FROM author, book",
+        "NNY",
+    );
+    check(
+        "SELECT title LIKE 'a%', bio LIKE 'a%', b.id BETWEEN 1 AND 2 FROM book b, author",
+        "NYN",
+    );
+    check(
+        "SELECT ARRAY[price], ROW(price), (id, price) FROM book",
+        "NNN",
+    );
+    check(
+        "SELECT substring(title from 1 for 2), extract(year from now()) FROM book",
+        "NN",
+    );
+}
+
+#[test]
+fn set_operations_and_values() {
+    check(
+        "SELECT id, bio FROM author UNION ALL SELECT id, title FROM book",
+        "NY",
+    );
+    check("SELECT id FROM author UNION SELECT NULL", "Y");
+    check(
+        "SELECT bio FROM author INTERSECT SELECT title FROM book",
+        "N",
+    );
+    check("SELECT id FROM author EXCEPT SELECT NULL::int", "N");
+    check("VALUES (1, NULL), (2, 'x')", "NY");
+    check("SELECT v.a FROM (VALUES (1), (2)) v(a)", "N");
+}
+
+#[test]
+fn ctes_including_recursive_ones() {
+    check(
+        "WITH x AS (SELECT id, price FROM book) SELECT * FROM x",
+        "NY",
+    );
+    check("WITH x(a) AS (SELECT price FROM book) SELECT a FROM x", "Y");
+    check(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT i FROM n",
+        "N",
+    );
+    // The recursive term brings NULLs in: found on the second round.
+    check(
+        "WITH RECURSIVE n(i, p) AS (SELECT 1, 1 UNION ALL SELECT i + 1, p + NULL FROM n WHERE i < 5) SELECT i, p FROM n",
+        "NY",
+    );
+    // A CTE shadows a table of the same name.
+    check(
+        "WITH book AS (SELECT NULL::int AS id) SELECT id FROM book",
+        "Y",
+    );
+}
+
+#[test]
+fn views_are_analysed_from_their_definition() {
+    check("SELECT title, name FROM book_author", "NY");
+    check("SELECT * FROM titles", "N");
+    // Views referring to each other: the depth limit ends the walk, the answer is unknown.
+    check("SELECT x FROM loop_a", "Y");
+}
+
+#[test]
+fn returning_uses_the_target_table() {
+    check(
+        "INSERT INTO book (title) VALUES ('t') RETURNING id, author_id, title",
+        "NYN",
+    );
+    check("UPDATE book SET price = NULL RETURNING id, price", "NY");
+    check("DELETE FROM tag t RETURNING t.book_id, t.label", "NY");
+    check(
+        "INSERT INTO tag (book_id) VALUES (1) ON CONFLICT (book_id) DO UPDATE SET label = EXCLUDED.label RETURNING *",
+        "NY",
+    );
+    check(
+        "WITH d AS (DELETE FROM tag RETURNING book_id) SELECT book_id FROM d",
+        "N",
+    );
+}
+
+#[test]
+fn unknowns_are_nullable_and_never_panic() {
+    assert_eq!(shape("SELECT * FROM missing"), None);
+    assert_eq!(shape("SELECT * FROM generate_series(1, 3)"), None);
+    assert_eq!(shape("SELEC oops"), None);
+    assert_eq!(shape("SELECT 1; SELECT 2"), None);
+    check("SELECT id FROM author, book", "Y"); // ambiguous
+    check("SELECT nope FROM author", "Y");
+
+    let cols = |n: usize| {
+        (0..n)
+            .map(|i| OutputColumn {
+                name: format!("c{i}"),
+                table_oid: 0,
+                column_id: 0,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        infer("SELECT id, bio FROM author", &cols(2), &Fake),
+        [false, true]
+    );
+    // A column count that does not match the server's description: all nullable.
+    assert_eq!(
+        infer("SELECT id FROM author", &cols(2), &Fake),
+        [true, true]
+    );
+    assert_eq!(infer("not sql at all", &cols(1), &Fake), [true]);
+}
