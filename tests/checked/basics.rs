@@ -154,7 +154,7 @@ fn query_file_reads_sql_from_a_file() {
 fn arguments_take_references_options_and_slices() {
     let pool = pool();
     let name = String::from("PENELOPE");
-    let ids = vec![1i32, 2, 3];
+    let ids = [1i32, 2, 3];
     let none: Option<&str> = None;
     let rows = query!(
         "SELECT actor_id FROM actor

@@ -131,6 +131,8 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
             #args,
             {
                 #items
+                // One shape for every kind; for a scalar it reads `Ok(decode?)`.
+                #[allow(clippy::needless_question_mark)]
                 fn __lifeguard_map(row: &::lifeguard::Row) -> ::lifeguard::Result<#out> {
                     ::core::result::Result::Ok(#build)
                 }
