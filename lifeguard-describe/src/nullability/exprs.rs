@@ -275,13 +275,17 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
             pattern,
             escape_char,
             ..
-        } => any(a, &[expr, pattern]) || escape_char.as_ref().is_some_and(|e| nullable(a, e, cx)),
-        Expr::SimilarTo {
+        }
+        | Expr::SimilarTo {
             expr,
             pattern,
             escape_char,
             ..
-        } => any(a, &[expr, pattern]) || escape_char.as_ref().is_some_and(|e| nullable(a, e, cx)),
+        } => any_of(
+            a,
+            cx,
+            [Some(&**expr), Some(pattern), escape_char.as_deref()],
+        ),
         Expr::AtTimeZone {
             timestamp,
             time_zone,
@@ -292,32 +296,45 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
             substring_from,
             substring_for,
             ..
-        } => {
-            nullable(a, expr, cx)
-                || substring_from.as_ref().is_some_and(|e| nullable(a, e, cx))
-                || substring_for.as_ref().is_some_and(|e| nullable(a, e, cx))
-        }
+        } => any_of(
+            a,
+            cx,
+            [
+                Some(&**expr),
+                substring_from.as_deref(),
+                substring_for.as_deref(),
+            ],
+        ),
         Expr::Trim {
             expr,
             trim_what,
             trim_characters,
             ..
         } => {
-            nullable(a, expr, cx)
-                || trim_what.as_ref().is_some_and(|e| nullable(a, e, cx))
-                || trim_characters
-                    .as_ref()
-                    .is_some_and(|es| es.iter().any(|e| nullable(a, e, cx)))
+            let chars = trim_characters.iter().flatten().map(Some);
+            any_of(
+                a,
+                cx,
+                [Some(&**expr), trim_what.as_deref()]
+                    .into_iter()
+                    .chain(chars),
+            )
         }
         Expr::Overlay {
             expr,
             overlay_what,
             overlay_from,
             overlay_for,
-        } => {
-            any(a, &[expr, overlay_what, overlay_from])
-                || overlay_for.as_ref().is_some_and(|e| nullable(a, e, cx))
-        }
+        } => any_of(
+            a,
+            cx,
+            [
+                Some(&**expr),
+                Some(overlay_what),
+                Some(overlay_from),
+                overlay_for.as_deref(),
+            ],
+        ),
         // Without ELSE, an unmatched row yields NULL.
         Expr::Case {
             else_result: None, ..
@@ -333,6 +350,11 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         // Scalar subqueries (no row → NULL), JSON access, subscripts, ANY/ALL, …
         _ => true,
     }
+}
+
+/// Whether any of the present expressions may be NULL.
+fn any_of<'e>(a: &mut Analyzer, cx: &Cx, es: impl IntoIterator<Item = Option<&'e Expr>>) -> bool {
+    es.into_iter().flatten().any(|e| nullable(a, e, cx))
 }
 
 /// Operators that yield a value whenever both operands are values.
