@@ -19,7 +19,10 @@ fn check_name(name: &str) -> Result<(), String> {
         .or_else(|| stem.strip_suffix(".down"))
         .unwrap_or(stem);
     let ok = stem.split_once('_').is_some_and(|(v, d)| {
-        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && v.parse::<i64>().is_ok() && !d.is_empty()
+        !v.is_empty()
+            && v.bytes().all(|b| b.is_ascii_digit())
+            && v.parse::<i64>().is_ok()
+            && !d.is_empty()
     });
     if ok {
         Ok(())

@@ -216,4 +216,3 @@ impl<E: std::fmt::Debug> __TestOutcome for std::result::Result<(), E> {
         }
     }
 }
-

@@ -79,7 +79,11 @@ pub fn checksum(sql: &str) -> Vec<u8> {
 
 /// True when the file's first line is the `-- lifeguard:no-transaction` marker.
 pub fn is_no_transaction(sql: &str) -> bool {
-    let first = sql.trim_start_matches('\u{feff}').lines().next().unwrap_or("");
+    let first = sql
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .next()
+        .unwrap_or("");
     first.trim() == NO_TRANSACTION
 }
 
@@ -358,7 +362,13 @@ mod tests {
             MigrationKind::Simple
         );
         assert_eq!(parse_file_name("README.md").unwrap(), None);
-        for bad in ["x_y.sql", "12.sql", "12_.sql", "_a.sql", "99999999999999999999_a.sql"] {
+        for bad in [
+            "x_y.sql",
+            "12.sql",
+            "12_.sql",
+            "_a.sql",
+            "99999999999999999999_a.sql",
+        ] {
             let e = parse_file_name(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Migrate);
             assert!(e.to_string().contains(bad), "{e}");
@@ -375,7 +385,9 @@ mod tests {
     #[test]
     fn no_transaction_marker() {
         assert!(is_no_transaction("-- lifeguard:no-transaction\nVACUUM;"));
-        assert!(is_no_transaction("-- lifeguard:no-transaction  \r\nVACUUM;"));
+        assert!(is_no_transaction(
+            "-- lifeguard:no-transaction  \r\nVACUUM;"
+        ));
         assert!(!is_no_transaction("SELECT 1;\n-- lifeguard:no-transaction"));
     }
 
