@@ -105,7 +105,7 @@ pub fn build(files: Vec<(Cow<'static, str>, Cow<'static, str>)>) -> Result<Vec<M
             sql,
         });
     }
-    out.sort_by(|a, b| (a.version, a.kind).cmp(&(b.version, b.kind)));
+    out.sort_by_key(|a| (a.version, a.kind));
     for pair in out.windows(2) {
         if pair[0].version == pair[1].version
             && (pair[0].kind == pair[1].kind || pair[0].kind == MigrationKind::Simple)
