@@ -5,12 +5,16 @@
 //! such as `20240101000000` when made by `lifeguard migrate add`). [`Migrator`] applies the
 //! pending ones in version order and records each in the `_lifeguard_migrations` table.
 //!
+//! ```ignore
+//! // Embedded at compile time from `<crate>/migrations` (see `lifeguard::migrate!`):
+//! lifeguard::migrate!().run(&pool)?;
+//! ```
+//!
 //! ```no_run
 //! let pool = lifeguard::Pool::builder("postgres://postgres@127.0.0.1/app").build()?;
-//! // Embedded at compile time from `<crate>/migrations`:
-//! lifeguard::migrate!().run(&pool)?;
-//! // Or read at run time:
-//! lifeguard::migrate::Migrator::new("migrations")?.run(&pool)?;
+//! // Read at run time:
+//! let applied = lifeguard::migrate::Migrator::new("migrations")?.run(&pool)?;
+//! println!("applied {} migration(s)", applied.len());
 //! # Ok::<(), lifeguard::Error>(())
 //! ```
 //!
