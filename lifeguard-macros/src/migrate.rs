@@ -11,27 +11,46 @@ fn manifest_dir() -> PathBuf {
 }
 
 /// Checks a migration file name like the runtime parser does, so a typo fails the build
-/// instead of panicking at start-up.
-fn check_name(name: &str) -> Result<(), String> {
+/// instead of panicking at start-up. Returns the version and the kind (0 simple, 1 up,
+/// 2 down).
+fn check_name(name: &str) -> Result<(i64, u8), String> {
     let stem = name.strip_suffix(".sql").unwrap_or(name);
-    let stem = stem
-        .strip_suffix(".up")
-        .or_else(|| stem.strip_suffix(".down"))
-        .unwrap_or(stem);
-    let ok = stem.split_once('_').is_some_and(|(v, d)| {
-        !v.is_empty()
-            && v.bytes().all(|b| b.is_ascii_digit())
-            && v.parse::<i64>().is_ok()
-            && !d.is_empty()
+    let (stem, kind) = match (stem.strip_suffix(".up"), stem.strip_suffix(".down")) {
+        (Some(s), _) => (s, 1),
+        (_, Some(s)) => (s, 2),
+        _ => (stem, 0),
+    };
+    let version = stem.split_once('_').and_then(|(v, d)| {
+        let digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        if digits && !d.is_empty() {
+            v.parse::<i64>().ok()
+        } else {
+            None
+        }
     });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
+    version.map(|v| (v, kind)).ok_or_else(|| {
+        format!(
             "malformed migration file name `{name}` (expected `<version>_<description>.sql`, \
              `.up.sql` or `.down.sql`)"
-        ))
+        )
+    })
+}
+
+/// The folder-level rules (unique versions, no `.down.sql` alone), checked at build time.
+fn check_set(files: &[(String, i64, u8)]) -> Result<(), String> {
+    for (i, (name, v, k)) in files.iter().enumerate() {
+        for (other, v2, k2) in &files[i + 1..] {
+            if v == v2 && (k == k2 || *k == 0 || *k2 == 0) {
+                return Err(format!(
+                    "two migrations have version {v}: `{name}` and `{other}`"
+                ));
+            }
+        }
+        if *k == 2 && !files.iter().any(|(_, v2, k2)| v2 == v && *k2 == 1) {
+            return Err(format!("`{name}` has no matching `.up.sql` file"));
+        }
     }
+    Ok(())
 }
 
 /// Expands to a `Migrator` embedding every `.sql` file of `dir` (relative to the crate root).
@@ -45,14 +64,19 @@ pub fn embed(dir: &str, span: Span) -> TokenStream {
         }
     };
     let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut parsed = Vec::new();
     for entry in read.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".sql") && entry.path().is_file() {
-            if let Err(msg) = check_name(&name) {
-                return quote::quote_spanned!(span=> compile_error!(#msg));
+            match check_name(&name) {
+                Ok((v, k)) => parsed.push((name.clone(), v, k)),
+                Err(msg) => return quote::quote_spanned!(span=> compile_error!(#msg)),
             }
             files.push((name, entry.path()));
         }
+    }
+    if let Err(msg) = check_set(&parsed) {
+        return quote::quote_spanned!(span=> compile_error!(#msg));
     }
     files.sort();
     let names = files.iter().map(|f| &f.0);
@@ -206,4 +230,42 @@ fn test_inner(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             drop(__db);
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_at_build_time() {
+        assert_eq!(
+            check_name("20240101000000_create_notes.up.sql"),
+            Ok((20240101000000, 1))
+        );
+        assert_eq!(check_name("3_x.down.sql"), Ok((3, 2)));
+        assert_eq!(check_name("3_x.sql"), Ok((3, 0)));
+        for bad in ["x_y.sql", "12.sql", "12_.sql", "99999999999999999999_a.sql"] {
+            assert!(check_name(bad).unwrap_err().contains(bad));
+        }
+        let set = |v: &[(&str, i64, u8)]| {
+            check_set(
+                &v.iter()
+                    .map(|(n, a, b)| (n.to_string(), *a, *b))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert!(set(&[
+            ("1_a.up.sql", 1, 1),
+            ("1_a.down.sql", 1, 2),
+            ("2_b.sql", 2, 0)
+        ])
+        .is_ok());
+        assert!(set(&[("1_a.sql", 1, 0), ("1_b.sql", 1, 0)])
+            .unwrap_err()
+            .contains("version 1"));
+        assert!(set(&[("1_a.sql", 1, 0), ("1_a.up.sql", 1, 1)]).is_err());
+        assert!(set(&[("1_a.down.sql", 1, 2)])
+            .unwrap_err()
+            .contains("no matching"));
+    }
 }

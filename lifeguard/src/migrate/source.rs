@@ -221,7 +221,10 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
             }
             q @ (b'\'' | b'"') => {
                 // E'…' strings take backslash escapes.
-                let escapes = q == b'\'' && i > 0 && matches!(b[i - 1], b'e' | b'E');
+                let escapes = q == b'\''
+                    && i > 0
+                    && matches!(b[i - 1], b'e' | b'E')
+                    && (i < 2 || !is_ident(b[i - 2]));
                 i += 1;
                 while i < b.len() {
                     if escapes && b[i] == b'\\' {
@@ -403,6 +406,17 @@ mod tests {
         assert!(parts[1].contains("INSERT") && parts[1].ends_with("(\"q;\")"));
         assert!(parts[2].ends_with("END; END"));
         assert_eq!(parts[3], "SELECT $1");
+    }
+
+    #[test]
+    fn e_strings_need_a_lone_e() {
+        // `LIKE'…'` is a plain string: its backslash does not escape the closing quote.
+        let parts = split("SELECT 1 WHERE 'a' LIKE'\\'; SELECT E'\\';'; SELECT 3");
+        let parts: Vec<_> = parts.iter().map(|s| s.text.trim()).collect();
+        assert_eq!(
+            parts,
+            ["SELECT 1 WHERE 'a' LIKE'\\'", "SELECT E'\\';'", "SELECT 3"]
+        );
     }
 
     #[test]
