@@ -355,3 +355,46 @@ fn bad_sources_are_errors() {
         .migrations()
         .is_empty());
 }
+
+#[test]
+fn error_lines_count_characters_not_bytes() {
+    let db = fresh();
+    let c = connect(&db);
+    // The server reports a character position; the accented text before it takes more
+    // bytes than characters.
+    let m = files(&[(
+        "1_pos.sql",
+        "CREATE TABLE café (nöm text);\nINSERT INTO café VALUES ('ééé');\nSELECT nöm,\n       missing_column\nFROM café;\n",
+    )]);
+    let err = m.run(&c).unwrap_err();
+    assert_eq!(err.code().map(|s| s.code()), Some("42703"), "{err}");
+    assert!(err.to_string().contains("`1_pos.sql`, line 4"), "{err}");
+    assert!(!exists(&c, "café"));
+}
+
+#[test]
+fn sql_function_bodies_are_not_split() {
+    let db = fresh();
+    let c = connect(&db);
+    let body = "CREATE FUNCTION two() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT CASE WHEN true THEN 2 END;\nEND;\n\
+                CREATE FUNCTION three() RETURNS int LANGUAGE plpgsql AS $body$\nBEGIN\n  RETURN 3;\nEND;\n$body$;\n";
+    let no_tx = format!(
+        "-- lifeguard:no-transaction\n{}",
+        body.replace("two", "four").replace("three", "five")
+    );
+    files(&[("1_fns.sql", body), ("2_fns.sql", &no_tx)])
+        .run(&c)
+        .unwrap();
+    let row = c
+        .query_one("SELECT two(), three(), four(), five()", &[])
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<_, i32>(0),
+            row.get::<_, i32>(1),
+            row.get::<_, i32>(2),
+            row.get::<_, i32>(3)
+        ),
+        (2, 3, 2, 3)
+    );
+}

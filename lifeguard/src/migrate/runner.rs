@@ -8,8 +8,11 @@ use super::{error, Migration, Migrator, Progress, Step};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, ErrorPosition, Result};
 use crate::executor::Executor;
+use crate::transaction::Transaction;
 
-/// The history table: one row per applied (or, without a transaction, failed) migration.
+/// The history table: one row per applied (or, without a transaction, failed) migration:
+/// `version bigint` (primary key), `description text`, `installed_on timestamptz`,
+/// `success boolean`, `checksum bytea` (SHA-256) and `execution_time bigint` (nanoseconds).
 pub const HISTORY_TABLE: &str = "_lifeguard_migrations";
 
 /// The advisory-lock key runs and reverts hold (advisory locks are per database, so one
@@ -171,6 +174,18 @@ fn check(m: &Migrator, applied: &BTreeMap<i64, Row>) -> Result<()> {
     Ok(())
 }
 
+/// The error of a failed migration, naming its file and (when known) the line.
+fn failure(m: &Migration, line: Option<usize>, e: Error) -> Error {
+    let what = match line {
+        Some(line) => format!("`{}`, line {line}", m.file),
+        None => format!("`{}`", m.file),
+    };
+    match e.as_db_error() {
+        Some(db) => Error::new(ErrorKind::Migrate, what, Some(Box::new(db.clone()))),
+        None => Error::new(ErrorKind::Migrate, what, Some(Box::new(e))),
+    }
+}
+
 /// Runs a migration's statements one at a time, mapping a failure to its file and line.
 pub(super) fn execute(ex: &impl Executor, m: &Migration) -> Result<()> {
     for stmt in split(&m.sql) {
@@ -179,15 +194,42 @@ pub(super) fn execute(ex: &impl Executor, m: &Migration) -> Result<()> {
                 Some(ErrorPosition::Original(p)) => stmt.offset + char_to_byte(stmt.text, *p),
                 _ => stmt.offset + code_start(stmt.text),
             };
-            let line = line_of(&m.sql, byte);
-            let what = format!("`{}`, line {line}", m.file);
-            return Err(match e.as_db_error() {
-                Some(db) => Error::new(ErrorKind::Migrate, what, Some(Box::new(db.clone()))),
-                None => Error::new(ErrorKind::Migrate, what, Some(Box::new(e))),
-            });
+            return Err(failure(m, Some(line_of(&m.sql, byte)), e));
         }
     }
     Ok(())
+}
+
+/// Runs a migration and `finish` (its history change) in one transaction. The file goes to
+/// the server in one round trip (a seed file of many statements stays fast). A server error
+/// with a position maps straight to a line; one without is located by replaying the file
+/// statement by statement in a transaction that is rolled back.
+fn transactional(
+    c: &Client,
+    m: &Migration,
+    finish: impl FnOnce(&Transaction<'_>) -> Result<()>,
+) -> Result<()> {
+    let tx = c.transaction()?;
+    if let Err(e) = tx.batch_execute(&m.sql) {
+        drop(tx);
+        let position = e.as_db_error().and_then(|d| d.position()).cloned();
+        return Err(match position {
+            Some(ErrorPosition::Original(p)) => {
+                failure(m, Some(line_of(&m.sql, char_to_byte(&m.sql, p))), e)
+            }
+            _ if e.as_db_error().is_none() || e.is_closed() => failure(m, None, e),
+            _ => {
+                let replay = c.transaction().map(|tx| execute(&tx, m));
+                match replay {
+                    Ok(Err(located)) => located,
+                    _ => failure(m, None, e),
+                }
+            }
+        });
+    }
+    finish(&tx)?;
+    tx.commit()
+        .map_err(|e| e.context(format!("committing `{}`", m.file)))
 }
 
 fn record(ex: &impl Executor, m: &Migration, success: bool, elapsed: Duration) -> Result<()> {
@@ -212,11 +254,7 @@ fn apply(c: &Client, m: &Migration) -> Result<Duration> {
         }
         record(c, m, true, start.elapsed())?;
     } else {
-        let tx = c.transaction()?;
-        execute(&tx, m)?;
-        record(&tx, m, true, start.elapsed())?;
-        tx.commit()
-            .map_err(|e| e.context(format!("committing `{}`", m.file)))?;
+        transactional(c, m, |tx| record(tx, m, true, start.elapsed()))?;
     }
     Ok(start.elapsed())
 }
@@ -285,11 +323,7 @@ pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
                 execute(c, down)?;
                 c.execute(delete, &[&version])?;
             } else {
-                let tx = c.transaction()?;
-                execute(&tx, down)?;
-                tx.execute(delete, &[&version])?;
-                tx.commit()
-                    .map_err(|e| e.context(format!("committing `{}`", down.file)))?;
+                transactional(c, down, |tx| tx.execute(delete, &[&version]).map(|_| ()))?;
             }
         }
         let elapsed = if m.dry_run {
