@@ -158,6 +158,9 @@ fn with_progress(m: Migrator, dry_run: bool) -> (Migrator, Arc<AtomicBool>) {
 
 fn print_progress(p: &Progress<'_>, dry_run: bool) {
     match p {
+        Progress::WaitingForLock => {
+            println!("another migrator holds the migration lock: waiting for it")
+        }
         Progress::Applying(m) if dry_run => {
             println!("would apply  {} {}", m.version(), m.description())
         }

@@ -352,3 +352,32 @@ fn bad_input_fails_cleanly() {
     let err = fails(s.run(&["migrate", "add", "--source", "other", "!!!"]));
     assert!(err.contains("letter or digit"), "{err}");
 }
+
+#[test]
+fn run_waits_for_another_migrator() {
+    let s = Scratch::new();
+    s.file("1_a.sql", "CREATE TABLE a ();");
+    ok(s.run(&["database", "create"]));
+    // Play the other app instance: hold the migration lock.
+    let holder = s.client();
+    let key = lifeguard::migrate::LOCK_KEY;
+    holder
+        .execute("SELECT pg_advisory_lock($1)", &[&key])
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+        .current_dir(&s.dir)
+        .env("DATABASE_URL", &s.url)
+        .args(["migrate", "run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(child.try_wait().unwrap().is_none(), "it waits for the lock");
+    holder
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .unwrap();
+    let out = ok(child.wait_with_output().unwrap());
+    assert!(out.contains("holds the migration lock: waiting"), "{out}");
+    assert!(out.contains("applying  1 a ... done"), "{out}");
+}

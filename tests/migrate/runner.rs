@@ -1,8 +1,9 @@
 //! The migration runner: order, history, transactions, checksums, locking, revert.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use lifeguard::migrate::{MigrationKind, MigrationStatus, Migrator};
+use lifeguard::migrate::{MigrationKind, MigrationStatus, Migrator, Progress};
 use lifeguard::{ErrorKind, Executor, Pool};
 
 use crate::{advisory_locks, connect, exists, files, fresh, history};
@@ -267,6 +268,13 @@ fn eight_concurrent_migrators_apply_each_migration_once() {
         ),
         ("3_more.sql", "INSERT INTO runs VALUES (3);"),
     ]);
+    let waited = Arc::new(AtomicUsize::new(0));
+    let counter = waited.clone();
+    let m = m.on_progress(move |p| {
+        if matches!(p, Progress::WaitingForLock) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
     let start = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8)
         .map(|_| {
@@ -292,6 +300,10 @@ fn eight_concurrent_migrators_apply_each_migration_once() {
     assert_eq!(history(&c), [(1, true), (2, true), (3, true)]);
     // The pools (and their sessions) are still open: none of them kept the lock.
     assert_eq!(advisory_locks(&c), 0);
+    assert!(
+        waited.load(Ordering::Relaxed) >= 1,
+        "someone had to wait for the lock"
+    );
 }
 
 #[test]

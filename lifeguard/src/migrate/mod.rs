@@ -113,7 +113,10 @@ pub struct Step {
 
 /// Progress of a run or revert, for callers that report it (see [`Migrator::on_progress`]).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Progress<'a> {
+    /// Another migrator holds the lock; this one waits for it.
+    WaitingForLock,
     /// About to apply this migration.
     Applying(&'a Migration),
     /// Applied it, in this long.

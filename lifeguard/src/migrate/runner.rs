@@ -91,10 +91,18 @@ struct LockGuard<'a> {
 }
 
 impl<'a> LockGuard<'a> {
-    fn acquire(client: &'a Client) -> Result<LockGuard<'a>> {
-        client
-            .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
-            .map_err(|e| e.context("taking the migration lock"))?;
+    fn acquire(m: &Migrator, client: &'a Client) -> Result<LockGuard<'a>> {
+        let taken: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+            .map_err(|e| e.context("taking the migration lock"))?
+            .get(0);
+        if !taken {
+            // Say why nothing happens while another instance migrates.
+            m.report(Progress::WaitingForLock);
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+                .map_err(|e| e.context("waiting for the migration lock"))?;
+        }
         Ok(LockGuard { client })
     }
 }
@@ -260,7 +268,7 @@ fn apply(c: &Client, m: &Migration) -> Result<Duration> {
 }
 
 pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
-    let _lock = LockGuard::acquire(c)?;
+    let _lock = LockGuard::acquire(m, c)?;
     if !m.dry_run {
         c.batch_execute(CREATE_TABLE)?;
     }
@@ -300,7 +308,7 @@ pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
 }
 
 pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
-    let _lock = LockGuard::acquire(c)?;
+    let _lock = LockGuard::acquire(m, c)?;
     let applied = history(c)?;
     check(m, &applied)?;
     let versions: Vec<i64> = match m.target {
