@@ -1,8 +1,8 @@
 //! # Lifeguard
 //!
 //! A coroutine-native PostgreSQL toolkit for the [`may`] runtime: a pipelining driver, a
-//! bounded pool, and (in later modules) compile-time checked SQL, a replica router and cache
-//! hooks.
+//! bounded pool, compile-time checked SQL, SQL-file [`migrate`]ions and per-test databases
+//! ([`testing`], `#[lifeguard::test]`); a replica router and cache hooks come later.
 //!
 //! ```no_run
 //! use lifeguard::{Client, Executor};
@@ -85,11 +85,15 @@ pub use lifeguard_macros::migrate;
 /// ```ignore
 /// #[lifeguard::test]
 /// fn counts_notes(pool: &lifeguard::Pool) {
-///     let n: i64 = pool.query_one("SELECT count(*) FROM notes", &[])?.get(0);
+///     let n: i64 = pool.query_one("SELECT count(*) FROM notes", &[]).unwrap().get(0);
+///     assert_eq!(n, 0);
 /// }
 ///
 /// #[lifeguard::test(migrations = "db/migrations", fixtures("fixtures/users.sql"))]
-/// fn with_users(pool: &lifeguard::Pool) -> Result<(), lifeguard::Error> { Ok(()) }
+/// fn with_users(pool: &lifeguard::Pool) -> Result<(), lifeguard::Error> {
+///     pool.execute("UPDATE users SET seen = now()", &[])?;
+///     Ok(())
+/// }
 ///
 /// #[lifeguard::test(migrations = false)]
 /// fn empty_database(pool: &lifeguard::Pool) {}

@@ -186,8 +186,9 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Runs a test body in a `may` coroutine (with a roomy stack) and re-raises its panic on
-/// the test thread, so the test fails with the body's message.
+/// Runs a test body in a `may` coroutine and re-raises its panic on the test thread, so the
+/// test fails with the body's message. The stack is thread-sized (1 Mi words, 8 MiB):
+/// test code is not written with coroutine stacks in mind.
 #[doc(hidden)]
 pub fn __run_in_coroutine<F: FnOnce() + Send + 'static>(f: F) {
     let builder = may::coroutine::Builder::new().stack_size(0x10_0000);
