@@ -1,7 +1,7 @@
 //! # Lifeguard
 //!
 //! A coroutine-native PostgreSQL toolkit for the [`may`] runtime: a pipelining driver, a
-//! bounded pool, compile-time checked SQL, SQL-file [`migrate`]ions and per-test databases
+//! bounded pool, compile-time checked SQL, SQL-file migrations ([`mod@migrate`], [`migrate!`]) and per-test databases
 //! ([`testing`], `#[lifeguard::test]`); a replica router and cache hooks come later.
 //!
 //! ```no_run
