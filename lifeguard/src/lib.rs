@@ -1,8 +1,9 @@
 //! # Lifeguard
 //!
 //! A coroutine-native PostgreSQL toolkit for the [`may`] runtime: a pipelining driver, a
-//! bounded pool, compile-time checked SQL, SQL-file migrations ([`mod@migrate`], [`migrate!`]) and per-test databases
-//! ([`testing`], `#[lifeguard::test]`); a replica router and cache hooks come later.
+//! bounded pool, compile-time checked SQL, SQL-file migrations ([`mod@migrate`],
+//! [`migrate!`]) and per-test databases ([`testing`], `#[lifeguard::test]`); a replica router
+//! and cache hooks come later.
 //!
 //! ```no_run
 //! use lifeguard::{Client, Executor};
