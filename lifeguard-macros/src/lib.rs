@@ -58,3 +58,19 @@ mod pg_enum;
 pub fn derive_pg_enum(input: TokenStream) -> TokenStream {
     pg_enum::derive(syn::parse_macro_input!(input as syn::DeriveInput)).into()
 }
+
+mod migrate;
+
+/// `migrate!()` / `migrate!("path")`: embeds a migrations folder as a `Migrator`
+/// (documented on the `lifeguard` re-export).
+#[proc_macro]
+pub fn migrate(input: TokenStream) -> TokenStream {
+    migrate::expand(input.into()).into()
+}
+
+/// `#[lifeguard::test]`: a test with its own fresh database (documented on the `lifeguard`
+/// re-export).
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    migrate::test(args.into(), item.into()).into()
+}

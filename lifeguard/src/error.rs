@@ -260,6 +260,9 @@ pub enum ErrorKind {
     RowCount,
     /// The operation is not valid in the current state (e.g. a statement from another connection).
     Usage,
+    /// A migration could not be read, checked or applied; the context names the file (and
+    /// line), and a server error stays reachable through [`Error::as_db_error`].
+    Migrate,
 }
 
 struct Inner {
@@ -386,6 +389,7 @@ impl fmt::Display for Error {
             ErrorKind::ColumnNotFound => "column not found",
             ErrorKind::RowCount => "unexpected number of rows",
             ErrorKind::Usage => "invalid use",
+            ErrorKind::Migrate => "migration error",
         };
         match (&self.0.context, &self.0.cause) {
             (Some(ctx), Some(cause)) => write!(f, "{kind}: {ctx}: {cause}"),

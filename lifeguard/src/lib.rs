@@ -1,8 +1,9 @@
 //! # Lifeguard
 //!
 //! A coroutine-native PostgreSQL toolkit for the [`may`] runtime: a pipelining driver, a
-//! bounded pool, and (in later modules) compile-time checked SQL, a replica router and cache
-//! hooks.
+//! bounded pool, compile-time checked SQL, SQL-file migrations ([`mod@migrate`],
+//! [`migrate!`]) and per-test databases ([`testing`], `#[lifeguard::test]`); a replica router
+//! and cache hooks come later.
 //!
 //! ```no_run
 //! use lifeguard::{Client, Executor};
@@ -27,12 +28,14 @@ mod connect;
 mod copy;
 mod error;
 mod executor;
+pub mod migrate;
 mod notify;
 mod pool;
 mod query;
 mod row;
 mod socket;
 mod statement;
+pub mod testing;
 #[cfg(feature = "tls")]
 mod tls;
 mod transaction;
@@ -63,6 +66,43 @@ pub use lifeguard_macros::{
     query_file_scalar, query_file_scalar_unchecked, query_file_unchecked, query_scalar,
     query_scalar_unchecked, query_unchecked, PgEnum,
 };
+
+/// `migrate!()` embeds `<crate>/migrations` (or `migrate!("path")`, relative to the crate
+/// root) in the binary as a [`migrate::Migrator`]: `lifeguard::migrate!().run(&pool)?`.
+///
+/// The files are included with `include_str!`, so editing one rebuilds the crate. Cargo
+/// does not notice a *new* file on its own: add a `build.rs` to the crate with
+/// `println!("cargo:rerun-if-changed=migrations");`. Malformed file names are compile errors.
+pub use lifeguard_macros::migrate;
+
+/// `#[lifeguard::test]`: runs a test against its own fresh database.
+///
+/// The database is created on `DATABASE_URL`'s server (read from the environment or
+/// `.env`), gets the crate's `migrations/` folder applied (if it exists) and the optional
+/// fixture files run, and is dropped when the test ends, pass or fail. The test body runs
+/// in a `may` coroutine and may take a `&Pool` (or `Pool`) argument. Tests can run in
+/// parallel under plain `cargo test`.
+///
+/// ```ignore
+/// #[lifeguard::test]
+/// fn counts_notes(pool: &lifeguard::Pool) {
+///     let n: i64 = pool.query_one("SELECT count(*) FROM notes", &[]).unwrap().get(0);
+///     assert_eq!(n, 0);
+/// }
+///
+/// #[lifeguard::test(migrations = "db/migrations", fixtures("fixtures/users.sql"))]
+/// fn with_users(pool: &lifeguard::Pool) -> Result<(), lifeguard::Error> {
+///     pool.execute("UPDATE users SET seen = now()", &[])?;
+///     Ok(())
+/// }
+///
+/// #[lifeguard::test(migrations = false)]
+/// fn empty_database(pool: &lifeguard::Pool) {}
+/// ```
+///
+/// Paths are relative to the crate root. The returned value may be `()` or a `Result`
+/// whose error is `Debug` (an `Err` fails the test).
+pub use lifeguard_macros::test;
 
 /// Items the macros' expansions name. Not part of the public API.
 #[doc(hidden)]

@@ -1,0 +1,394 @@
+//! Applying, reverting and inspecting migrations against the `_lifeguard_migrations` table.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::source::{char_to_byte, code_start, line_of, split};
+use super::{error, Migration, Migrator, Progress, Step};
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, ErrorPosition, Result};
+use crate::executor::Executor;
+use crate::transaction::Transaction;
+
+/// The history table: one row per applied (or, without a transaction, failed) migration:
+/// `version bigint` (primary key), `description text`, `installed_on timestamptz`,
+/// `success boolean`, `checksum bytea` (SHA-256) and `execution_time bigint` (nanoseconds).
+pub const HISTORY_TABLE: &str = "_lifeguard_migrations";
+
+/// The advisory-lock key runs and reverts hold (advisory locks are per database, so one
+/// constant serialises every migrator of a database). The bytes spell `lifeguar`.
+pub const LOCK_KEY: i64 = 0x6c69_6665_6775_6172;
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS _lifeguard_migrations (
+    version bigint PRIMARY KEY,
+    description text NOT NULL,
+    installed_on timestamptz NOT NULL DEFAULT now(),
+    success boolean NOT NULL,
+    checksum bytea NOT NULL,
+    execution_time bigint NOT NULL
+)";
+
+/// Where a migration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationStatus {
+    /// Applied, and the file still has the checksum it had then.
+    Applied,
+    /// Not applied yet.
+    Pending,
+    /// Applied, but the file has changed since: `run` refuses to go on.
+    ChecksumMismatch,
+    /// Ran without a transaction and failed: `run` refuses to go on until it is repaired
+    /// and its history row deleted.
+    Failed,
+    /// In the history table but no longer in the source.
+    Missing,
+    /// Not applied, and older than the latest applied migration: `run` refuses to apply it
+    /// out of order.
+    OutOfOrder,
+}
+
+impl std::fmt::Display for MigrationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MigrationStatus::Applied => "applied",
+            MigrationStatus::Pending => "pending",
+            MigrationStatus::ChecksumMismatch => "checksum mismatch",
+            MigrationStatus::Failed => "failed",
+            MigrationStatus::Missing => "missing from source",
+            MigrationStatus::OutOfOrder => "out of order",
+        })
+    }
+}
+
+/// One line of [`Migrator::info`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationInfo {
+    /// The version.
+    pub version: i64,
+    /// The description (from the file, else from the history table).
+    pub description: String,
+    /// Where it stands.
+    pub status: MigrationStatus,
+    /// True when a `.down.sql` exists.
+    pub reversible: bool,
+    /// When it was applied (the server's text form of `installed_on`).
+    pub installed_on: Option<String>,
+    /// How long it took to apply.
+    pub execution_time: Option<Duration>,
+}
+
+struct Row {
+    description: String,
+    success: bool,
+    checksum: Vec<u8>,
+    installed_on: String,
+    execution_time: i64,
+}
+
+/// Holds the advisory lock; releases it when dropped, whatever happened meanwhile.
+struct LockGuard<'a> {
+    client: &'a Client,
+}
+
+impl<'a> LockGuard<'a> {
+    fn acquire(m: &Migrator, client: &'a Client) -> Result<LockGuard<'a>> {
+        let taken: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+            .map_err(|e| e.context("taking the migration lock"))?
+            .get(0);
+        if !taken {
+            // Say why nothing happens while another instance migrates.
+            m.report(Progress::WaitingForLock);
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+                .map_err(|e| e.context("waiting for the migration lock"))?;
+        }
+        Ok(LockGuard { client })
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        let unlock = "SELECT pg_advisory_unlock($1)";
+        if self.client.execute(unlock, &[&LOCK_KEY]).is_err() && !self.client.is_closed() {
+            // A migration may have left a failed transaction open (a no-transaction file
+            // with its own BEGIN): end it so the unlock can run. A closed connection has
+            // lost the lock already.
+            let _ = self.client.batch_execute("ROLLBACK");
+            let _ = self.client.execute(unlock, &[&LOCK_KEY]);
+        }
+    }
+}
+
+fn table_exists(c: &Client) -> Result<bool> {
+    let row = c.query_one(
+        "SELECT to_regclass('_lifeguard_migrations') IS NOT NULL",
+        &[],
+    )?;
+    Ok(row.get(0))
+}
+
+fn history(c: &Client) -> Result<BTreeMap<i64, Row>> {
+    let mut map = BTreeMap::new();
+    if !table_exists(c)? {
+        return Ok(map);
+    }
+    for r in c.query(
+        "SELECT version, description, success, checksum, installed_on::text, execution_time \
+         FROM _lifeguard_migrations ORDER BY version",
+        &[],
+    )? {
+        map.insert(
+            r.get(0),
+            Row {
+                description: r.get(1),
+                success: r.get(2),
+                checksum: r.get(3),
+                installed_on: r.get(4),
+                execution_time: r.get(5),
+            },
+        );
+    }
+    Ok(map)
+}
+
+/// Refuses to go on over failed, edited or (unless ignored) missing applied migrations.
+fn check(m: &Migrator, applied: &BTreeMap<i64, Row>) -> Result<()> {
+    for (version, row) in applied {
+        if !row.success {
+            return Err(error(format!(
+                "migration {version} ({}) failed earlier outside a transaction and may be half \
+                 applied: repair the database, then delete its row from {HISTORY_TABLE}",
+                row.description
+            )));
+        }
+        match m.ups().find(|u| u.version == *version) {
+            Some(u) if u.checksum != row.checksum => {
+                return Err(error(format!(
+                    "migration {version} ({}) was changed after it was applied: \
+                     checksum mismatch for `{}`; restore the applied text or add a new migration",
+                    u.description, u.file
+                )))
+            }
+            None if !m.ignore_missing => {
+                return Err(error(format!(
+                    "migration {version} ({}) is applied but missing from the source",
+                    row.description
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The error of a failed migration, naming its file and (when known) the line.
+fn failure(m: &Migration, line: Option<usize>, e: Error) -> Error {
+    let what = match line {
+        Some(line) => format!("`{}`, line {line}", m.file),
+        None => format!("`{}`", m.file),
+    };
+    match e.as_db_error() {
+        Some(db) => Error::new(ErrorKind::Migrate, what, Some(Box::new(db.clone()))),
+        None => Error::new(ErrorKind::Migrate, what, Some(Box::new(e))),
+    }
+}
+
+/// Runs a migration's statements one at a time, mapping a failure to its file and line.
+pub(super) fn execute(ex: &impl Executor, m: &Migration) -> Result<()> {
+    for stmt in split(&m.sql) {
+        if let Err(e) = ex.batch_execute(stmt.text) {
+            let byte = match e.as_db_error().and_then(|d| d.position()) {
+                Some(ErrorPosition::Original(p)) => stmt.offset + char_to_byte(stmt.text, *p),
+                _ => stmt.offset + code_start(stmt.text),
+            };
+            return Err(failure(m, Some(line_of(&m.sql, byte)), e));
+        }
+    }
+    Ok(())
+}
+
+/// Runs a migration and `finish` (its history change) in one transaction. The file goes to
+/// the server in one round trip (a seed file of many statements stays fast). A server error
+/// with a position maps straight to a line; one without is located by replaying the file
+/// statement by statement in a transaction that is rolled back.
+fn transactional(
+    c: &Client,
+    m: &Migration,
+    finish: impl FnOnce(&Transaction<'_>) -> Result<()>,
+) -> Result<()> {
+    let tx = c.transaction()?;
+    if let Err(e) = tx.batch_execute(&m.sql) {
+        drop(tx);
+        let position = e.as_db_error().and_then(|d| d.position()).cloned();
+        return Err(match position {
+            Some(ErrorPosition::Original(p)) => {
+                failure(m, Some(line_of(&m.sql, char_to_byte(&m.sql, p))), e)
+            }
+            _ if e.as_db_error().is_none() || e.is_closed() => failure(m, None, e),
+            _ => {
+                let replay = c.transaction().map(|tx| execute(&tx, m));
+                match replay {
+                    Ok(Err(located)) => located,
+                    _ => failure(m, None, e),
+                }
+            }
+        });
+    }
+    finish(&tx)?;
+    tx.commit()
+        .map_err(|e| e.context(format!("committing `{}`", m.file)))
+}
+
+fn record(ex: &impl Executor, m: &Migration, success: bool, elapsed: Duration) -> Result<()> {
+    let nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
+    ex.execute(
+        "INSERT INTO _lifeguard_migrations \
+         (version, description, success, checksum, execution_time) VALUES ($1, $2, $3, $4, $5)",
+        &[&m.version, &m.description, &success, &m.checksum, &nanos],
+    )?;
+    Ok(())
+}
+
+fn apply(c: &Client, m: &Migration) -> Result<Duration> {
+    let start = Instant::now();
+    if m.no_transaction {
+        if let Err(e) = execute(c, m) {
+            // Ends any transaction the file opened itself (a no-op warning otherwise), so
+            // the failure can be recorded.
+            let _ = c.batch_execute("ROLLBACK");
+            let _ = record(c, m, false, start.elapsed());
+            return Err(e);
+        }
+        record(c, m, true, start.elapsed())?;
+    } else {
+        transactional(c, m, |tx| record(tx, m, true, start.elapsed()))?;
+    }
+    Ok(start.elapsed())
+}
+
+pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
+    let _lock = LockGuard::acquire(m, c)?;
+    if !m.dry_run {
+        c.batch_execute(CREATE_TABLE)?;
+    }
+    let applied = history(c)?;
+    check(m, &applied)?;
+    let latest = applied.keys().next_back().copied();
+    let pending: Vec<&Migration> = m
+        .ups()
+        .filter(|u| !applied.contains_key(&u.version))
+        .filter(|u| m.target.is_none_or(|t| u.version <= t))
+        .collect();
+    if let (Some(old), Some(latest)) = (pending.first(), latest) {
+        if old.version < latest {
+            return Err(error(format!(
+                "migration {} ({}) is older than the latest applied migration {latest} and was \
+                 not applied; give it a newer version to run it",
+                old.version, old.description
+            )));
+        }
+    }
+    let mut steps = Vec::new();
+    for u in pending {
+        m.report(Progress::Applying(u));
+        let elapsed = if m.dry_run {
+            Duration::ZERO
+        } else {
+            apply(c, u)?
+        };
+        m.report(Progress::Applied(u, elapsed));
+        steps.push(Step {
+            version: u.version,
+            description: u.description.clone(),
+            elapsed,
+        });
+    }
+    Ok(steps)
+}
+
+pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
+    let _lock = LockGuard::acquire(m, c)?;
+    let applied = history(c)?;
+    check(m, &applied)?;
+    let versions: Vec<i64> = match m.target {
+        Some(t) => applied.keys().rev().copied().filter(|v| *v > t).collect(),
+        None => applied.keys().next_back().copied().into_iter().collect(),
+    };
+    let mut steps = Vec::new();
+    for version in versions {
+        let down = m.down(version).ok_or_else(|| {
+            error(format!(
+                "migration {version} ({}) cannot be reverted: it has no `.down.sql` file",
+                applied[&version].description
+            ))
+        })?;
+        m.report(Progress::Reverting(down));
+        let start = Instant::now();
+        if !m.dry_run {
+            let delete = "DELETE FROM _lifeguard_migrations WHERE version = $1";
+            if down.no_transaction {
+                execute(c, down)?;
+                c.execute(delete, &[&version])?;
+            } else {
+                transactional(c, down, |tx| tx.execute(delete, &[&version]).map(|_| ()))?;
+            }
+        }
+        let elapsed = if m.dry_run {
+            Duration::ZERO
+        } else {
+            start.elapsed()
+        };
+        m.report(Progress::Reverted(down, elapsed));
+        steps.push(Step {
+            version,
+            description: down.description.clone(),
+            elapsed,
+        });
+    }
+    Ok(steps)
+}
+
+pub(super) fn info(m: &Migrator, c: &Client) -> Result<Vec<MigrationInfo>> {
+    let applied = history(c)?;
+    let latest = applied.keys().next_back().copied();
+    let mut out: Vec<MigrationInfo> = m
+        .ups()
+        .map(|u| {
+            let row = applied.get(&u.version);
+            let status = match row {
+                Some(r) if !r.success => MigrationStatus::Failed,
+                Some(r) if r.checksum != u.checksum => MigrationStatus::ChecksumMismatch,
+                Some(_) => MigrationStatus::Applied,
+                None if latest.is_some_and(|l| u.version < l) => MigrationStatus::OutOfOrder,
+                None => MigrationStatus::Pending,
+            };
+            MigrationInfo {
+                version: u.version,
+                description: u.description.clone(),
+                status,
+                reversible: m.down(u.version).is_some(),
+                installed_on: row.map(|r| r.installed_on.clone()),
+                execution_time: row.map(|r| Duration::from_nanos(r.execution_time.max(0) as u64)),
+            }
+        })
+        .collect();
+    for (version, row) in &applied {
+        if !m.ups().any(|u| u.version == *version) {
+            out.push(MigrationInfo {
+                version: *version,
+                description: row.description.clone(),
+                status: if row.success {
+                    MigrationStatus::Missing
+                } else {
+                    MigrationStatus::Failed
+                },
+                reversible: false,
+                installed_on: Some(row.installed_on.clone()),
+                execution_time: Some(Duration::from_nanos(row.execution_time.max(0) as u64)),
+            });
+        }
+    }
+    out.sort_by_key(|i| i.version);
+    Ok(out)
+}

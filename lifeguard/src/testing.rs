@@ -1,0 +1,219 @@
+//! Per-test databases, behind `#[lifeguard::test]`.
+//!
+//! [`TestDatabase`] creates a uniquely named database on `DATABASE_URL`'s server, applies
+//! migrations and fixture SQL, hands out a [`Pool`] on it, and drops it (`WITH (FORCE)`, so
+//! connections a test leaked do not block it) when dropped. Each test owning its own
+//! database is what lets `cargo test` run them in parallel.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::error::{Error, Result, SqlState};
+use crate::executor::Executor;
+use crate::migrate::Migrator;
+use crate::pool::Pool;
+
+/// The server URL tests use: `DATABASE_URL` from the environment, else from `.env`.
+pub fn database_url() -> Result<String> {
+    // A missing .env is fine; the variable may come from the environment.
+    let _ = dotenvy::dotenv();
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Ok(url),
+        _ => Err(Error::config(
+            "DATABASE_URL is not set (in the environment or .env): \
+             test databases are created on its server",
+        )),
+    }
+}
+
+/// Options for a [`TestDatabase`].
+#[derive(Debug, Default)]
+pub struct TestDatabaseBuilder {
+    url: Option<String>,
+    migrator: Option<Migrator>,
+    fixtures: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    pool_size: Option<usize>,
+}
+
+impl TestDatabaseBuilder {
+    /// Use this server instead of `DATABASE_URL`'s (its database is the one connected to
+    /// for `CREATE DATABASE`).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+    /// Apply these migrations to the new database.
+    pub fn migrations(mut self, migrator: Migrator) -> Self {
+        self.migrator = Some(migrator);
+        self
+    }
+    /// Run this SQL (after the migrations, in the order added); `name` is for errors.
+    pub fn fixture(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        sql: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.fixtures.push((name.into(), sql.into()));
+        self
+    }
+    /// The test pool's `max_size` (default 10).
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.pool_size = Some(n);
+        self
+    }
+
+    /// Creates the database, applies migrations and fixtures, and opens the pool. On failure
+    /// the half-made database is dropped again.
+    pub fn create(self) -> Result<TestDatabase> {
+        let url = match self.url {
+            Some(u) => u,
+            None => database_url()?,
+        };
+        let server: Config = url.parse()?;
+        let admin = connect_admin(&server)?;
+        let name = unique_name();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+            .map_err(|e| e.context(format!("creating test database {name}")))?;
+        let mut config = server.clone();
+        config.dbname(&name);
+        // From here on, dropping `db` removes the database whatever fails next.
+        let mut db = TestDatabase {
+            admin,
+            name,
+            config,
+            pool: None,
+        };
+        let pool = Pool::builder(&db.config)
+            .max_size(self.pool_size.unwrap_or(10))
+            .build()?;
+        db.pool = Some(pool.clone());
+        if let Some(m) = &self.migrator {
+            m.run(&pool)?;
+        }
+        for (name, sql) in &self.fixtures {
+            // A fixture runs like a one-off migration (one transaction, errors name the
+            // line), without entering the history table.
+            let conn = pool.get()?;
+            let tx = conn.transaction()?;
+            crate::migrate::run_script(&tx, name, sql)?;
+            tx.commit()?;
+        }
+        Ok(db)
+    }
+}
+
+/// A throwaway database, dropped with this value.
+pub struct TestDatabase {
+    admin: Client,
+    name: String,
+    config: Config,
+    pool: Option<Pool>,
+}
+
+impl TestDatabase {
+    /// Starts configuring a test database.
+    pub fn builder() -> TestDatabaseBuilder {
+        TestDatabaseBuilder::default()
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A configuration connecting to this database.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A pool on this database.
+    pub fn pool(&self) -> &Pool {
+        self.pool.as_ref().expect("the pool is set once created")
+    }
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        self.pool = None;
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&self.name)
+        );
+        if let Err(e) = self.admin.batch_execute(&sql) {
+            eprintln!("lifeguard: could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Connects to the URL's own database, or to `postgres` if that one does not exist.
+pub(crate) fn connect_admin(server: &Config) -> Result<Client> {
+    match Client::connect_with(server) {
+        Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
+            let mut c = server.clone();
+            c.dbname("postgres");
+            Client::connect_with(&c)
+        }
+        other => other,
+    }
+}
+
+fn unique_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "_lg_test_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Double-quotes an identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Runs a test body in a `may` coroutine and re-raises its panic on the test thread, so the
+/// test fails with the body's message. The stack is thread-sized (1 Mi words, 8 MiB):
+/// test code is not written with coroutine stacks in mind.
+#[doc(hidden)]
+pub fn __run_in_coroutine<F: FnOnce() + Send + 'static>(f: F) {
+    let builder = may::coroutine::Builder::new().stack_size(0x10_0000);
+    // SAFETY: may's spawn is unsafe because coroutines must not block OS threads with
+    // thread-local state across yields; the body uses lifeguard's coroutine-aware I/O.
+    let handle = unsafe { builder.spawn(f) }.expect("spawning the test coroutine");
+    if let Err(panic) = handle.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// What a `#[lifeguard::test]` body may return.
+#[doc(hidden)]
+pub trait __TestOutcome {
+    fn __check(self);
+}
+
+impl __TestOutcome for () {
+    fn __check(self) {}
+}
+
+impl<E: std::fmt::Debug> __TestOutcome for std::result::Result<(), E> {
+    fn __check(self) {
+        if let Err(e) = self {
+            panic!("test returned an error: {e:?}");
+        }
+    }
+}

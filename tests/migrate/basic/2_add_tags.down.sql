@@ -1,0 +1,2 @@
+DROP TABLE tags;
+DELETE FROM items WHERE id = 1;

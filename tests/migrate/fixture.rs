@@ -1,0 +1,84 @@
+//! `#[lifeguard::test]` and `TestDatabase`.
+
+use lifeguard::testing::TestDatabase;
+use lifeguard::{Client, Error, Executor, Pool};
+
+use crate::exists;
+
+// No options: the crate's `migrations/` folder (the repository's example) is applied.
+#[lifeguard::test]
+fn default_applies_the_crate_migrations(pool: &Pool) {
+    let id: i64 = pool
+        .query_one("INSERT INTO notes (body) VALUES ('hi') RETURNING id", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(id, 1, "a fresh database: the first note");
+    // The body runs in a may coroutine.
+    assert!(may::coroutine::is_coroutine());
+}
+
+#[lifeguard::test(
+    migrations = "tests/migrate/basic",
+    fixtures("tests/migrate/fixtures/items.sql")
+)]
+fn migrations_and_fixtures(pool: &Pool) -> Result<(), Error> {
+    let n: i64 = pool.query_one("SELECT count(*) FROM items", &[])?.get(0);
+    assert_eq!(
+        n, 3,
+        "one seed row from the migrations, two from the fixture"
+    );
+    assert!(!exists(pool, "notes"), "only the named migrations ran");
+    Ok(())
+}
+
+#[lifeguard::test(migrations = false)]
+fn no_migrations(pool: Pool) {
+    assert!(!exists(&pool, "_lifeguard_migrations"));
+    assert!(!exists(&pool, "notes"));
+}
+
+#[lifeguard::test]
+#[should_panic(expected = "the body's own message")]
+fn a_failing_body_fails_the_test() {
+    panic!("the body's own message");
+}
+
+#[lifeguard::test(migrations = false)]
+fn an_err_fails_the_test_too(pool: &Pool) {
+    // Checked through the trait the expansion uses: an Err return panics.
+    let outcome: Result<(), Error> = pool.batch_execute("SELEC 1");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lifeguard::testing::__TestOutcome::__check(outcome);
+    }));
+    assert!(caught.is_err());
+}
+
+#[test]
+fn the_database_is_dropped_afterwards() {
+    let db = TestDatabase::builder().create().unwrap();
+    let name = db.name().to_string();
+    let pool = db.pool().clone();
+    pool.batch_execute("CREATE TABLE t (id int)").unwrap();
+    drop(db);
+    let admin = Client::connect(&lifeguard::testing::database_url().unwrap()).unwrap();
+    let left: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "{name} still exists");
+}
+
+#[test]
+fn a_failing_fixture_names_its_line() {
+    let err = TestDatabase::builder()
+        .fixture(
+            "bad.sql",
+            "CREATE TABLE x (id int);\nINSERT INTO nope VALUES (1);",
+        )
+        .create()
+        .unwrap_err();
+    assert!(err.to_string().contains("`bad.sql`, line 2"), "{err}");
+}
