@@ -49,8 +49,8 @@ fn describe(host: &Host, port: u16) -> String {
 
 fn connect_host(config: &Arc<Config>, host: &Host, port: u16) -> Result<Arc<Conn>> {
     let where_ = describe(host, port);
-    let stream = open_stream(host, port, config.connect_timeout)
-        .map_err(|e| e.context(format!("connecting to {where_}")))?;
+    // open_stream's errors already name the address.
+    let stream = open_stream(host, port, config.connect_timeout)?;
     // Bound every set-up read and write by the connect timeout.
     stream
         .set_timeouts(config.connect_timeout)
@@ -110,7 +110,14 @@ pub(crate) fn open_stream(host: &Host, port: u16, timeout: Option<Duration>) -> 
                         let _ = socket2::SockRef::from(s.inner()).set_tcp_keepalive(&ka);
                         return Ok(Stream::Tcp(s));
                     }
-                    Err(e) => last = Some(Error::io(format!("connecting to {addr}"), e)),
+                    Err(e) => {
+                        let target = if addr.ip().to_string() == *name {
+                            addr.to_string()
+                        } else {
+                            format!("{name}:{port} ({addr})")
+                        };
+                        last = Some(Error::io(format!("connecting to {target}"), e));
+                    }
                 }
             }
             Err(last.unwrap_or_else(|| Error::config(format!("{name} resolved to no address"))))
