@@ -20,6 +20,9 @@ const MAX_VIEW_DEPTH: usize = 8;
 pub(super) struct Col {
     pub name: String,
     pub nullable: bool,
+    /// The name is the one Postgres reports (a column reference, an alias, a catalog
+    /// name), so it can be checked against RowDescription.
+    pub certain: bool,
 }
 
 /// One FROM item visible under `alias`. `cols` is `None` when its columns are unknown
@@ -272,6 +275,7 @@ impl Analyzer<'_> {
                 .map(|(g, n)| Col {
                     name: g.name.clone(),
                     nullable: g.nullable || n.nullable,
+                    certain: g.certain,
                 })
                 .collect();
             if merged == guess {
@@ -306,6 +310,7 @@ impl Analyzer<'_> {
                         .map(|(l, r)| Col {
                             nullable: combine(l.nullable, r.nullable),
                             name: l.name,
+                            certain: l.certain,
                         })
                         .collect(),
                 )
@@ -321,6 +326,7 @@ impl Analyzer<'_> {
                     .map(|i| Col {
                         name: format!("column{i}"),
                         nullable: false,
+                        certain: true,
                     })
                     .collect();
                 for row in &values.rows {
@@ -351,7 +357,11 @@ impl Analyzer<'_> {
                                 | sqlparser::ast::Expr::GroupingSets(_)
                         )
                     });
-                match (sets, exprs.is_empty()) {
+                // `GROUP BY ()` is the grand total: one row even over no input.
+                let grand_total = exprs
+                    .iter()
+                    .any(|e| matches!(e, sqlparser::ast::Expr::Tuple(t) if t.is_empty()));
+                match (sets, exprs.is_empty() || grand_total) {
                     (true, _) => Grouping::Sets,
                     (false, true) => Grouping::None,
                     (false, false) => Grouping::Plain,
@@ -377,15 +387,22 @@ impl Analyzer<'_> {
                 SelectItem::UnnamedExpr(e) => out.push(Col {
                     name: super::exprs::output_name(e),
                     nullable: self.expr(e, cx),
+                    certain: matches!(
+                        e,
+                        sqlparser::ast::Expr::Identifier(_)
+                            | sqlparser::ast::Expr::CompoundIdentifier(_)
+                    ),
                 }),
                 SelectItem::ExprWithAlias { expr, alias } => out.push(Col {
                     name: norm(alias),
                     nullable: self.expr(expr, cx),
+                    certain: true,
                 }),
                 SelectItem::Wildcard(_) => {
                     out.extend(scope.star.as_ref()?.iter().map(|c| Col {
                         name: c.name.clone(),
                         nullable: c.nullable || sets,
+                        certain: c.certain,
                     }));
                 }
                 SelectItem::QualifiedWildcard(
@@ -397,6 +414,7 @@ impl Analyzer<'_> {
                     out.extend(rel.cols.as_ref()?.iter().map(|c| Col {
                         name: c.name.clone(),
                         nullable: c.nullable || sets,
+                        certain: c.certain,
                     }));
                 }
                 _ => return None,
@@ -530,6 +548,7 @@ impl Analyzer<'_> {
                         .map(|(c, d)| Col {
                             name: c.name.clone(),
                             nullable: d.nullable,
+                            certain: true,
                         })
                         .collect(),
                     _ => rel
@@ -538,6 +557,7 @@ impl Analyzer<'_> {
                         .map(|c| Col {
                             name: c.name.clone(),
                             nullable: true,
+                            certain: true,
                         })
                         .collect(),
                 })
@@ -548,6 +568,7 @@ impl Analyzer<'_> {
                     .map(|c| Col {
                         name: c.name.clone(),
                         nullable: !c.not_null,
+                        certain: true,
                     })
                     .collect(),
             ),
@@ -587,6 +608,7 @@ fn rename(mut cols: Vec<Col>, alias: &TableAlias) -> Option<Vec<Col>> {
     }
     for (col, new) in cols.iter_mut().zip(&alias.columns) {
         col.name = norm(&new.name);
+        col.certain = true;
     }
     Some(cols)
 }
@@ -652,6 +674,7 @@ fn joined(mut left: Scope, mut right: Scope, join: &Join) -> Scope {
             Col {
                 name: name.clone(),
                 nullable,
+                certain: true,
             }
         })
         .collect();

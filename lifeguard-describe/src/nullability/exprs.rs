@@ -126,7 +126,6 @@ const STRICT_NON_NULL: &[&str] = &[
     "rtrim",
     "trim",
     "substr",
-    "substring",
     "replace",
     "translate",
     "left",
@@ -296,15 +295,24 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
             substring_from,
             substring_for,
             ..
-        } => any_of(
-            a,
-            cx,
-            [
-                Some(&**expr),
-                substring_from.as_deref(),
-                substring_for.as_deref(),
-            ],
-        ),
+        } => {
+            // `substring(x FROM 'regex')` is NULL when the pattern does not match; only
+            // numeric positions are known to give a value.
+            let positional = [substring_from, substring_for]
+                .into_iter()
+                .flatten()
+                .all(|e| matches!(&**e, Expr::Value(v) if matches!(v.value, Value::Number(..))));
+            !positional
+                || any_of(
+                    a,
+                    cx,
+                    [
+                        Some(&**expr),
+                        substring_from.as_deref(),
+                        substring_for.as_deref(),
+                    ],
+                )
+        }
         Expr::Trim {
             expr,
             trim_what,

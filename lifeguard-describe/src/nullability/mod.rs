@@ -89,8 +89,21 @@ pub fn infer(sql: &str, columns: &[OutputColumn], catalog: &dyn Catalog) -> Vec<
     let Some(derived) = analyze::statement_columns(sql, catalog) else {
         return all_nullable;
     };
-    if derived.len() != columns.len() {
+    // The derived list must line up with the server's, by count and by every name the
+    // analysis is sure of; otherwise a nullable column could be paired with another's answer.
+    let lined_up = derived.len() == columns.len()
+        && derived
+            .iter()
+            .zip(columns)
+            .all(|(d, c)| !d.certain || same_name(&d.name, &c.name));
+    if !lined_up {
         return all_nullable;
     }
     derived.iter().map(|c| c.nullable).collect()
+}
+
+/// Postgres truncates identifiers to 63 bytes (NAMEDATALEN - 1).
+fn same_name(derived: &str, described: &str) -> bool {
+    derived == described
+        || (derived.len() > 63 && derived.as_bytes().starts_with(described.as_bytes()))
 }

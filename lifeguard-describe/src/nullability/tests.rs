@@ -178,6 +178,8 @@ fn aggregates_and_grouping() {
         "YY",
     );
     check("SELECT stddev(price) FROM book GROUP BY id", "Y");
+    // The grand total exists even over no rows.
+    check("SELECT max(id) FROM book GROUP BY ()", "Y");
 }
 
 #[test]
@@ -239,6 +241,11 @@ fn expressions() {
     check(
         "SELECT substring(title from 1 for 2), extract(year from now()) FROM book",
         "NN",
+    );
+    // A regular expression that does not match gives NULL.
+    check(
+        "SELECT substring(title from 'x+'), substring(title, 'x+') FROM book",
+        "YY",
     );
 }
 
@@ -316,23 +323,37 @@ fn unknowns_are_nullable_and_never_panic() {
     check("SELECT id FROM author, book", "Y"); // ambiguous
     check("SELECT nope FROM author", "Y");
 
-    let cols = |n: usize| {
-        (0..n)
-            .map(|i| OutputColumn {
-                name: format!("c{i}"),
+    let named = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| OutputColumn {
+                name: (*n).into(),
                 table_oid: 0,
                 column_id: 0,
             })
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        infer("SELECT id, bio FROM author", &cols(2), &Fake),
+        infer("SELECT id, bio FROM author", &named(&["id", "bio"]), &Fake),
         [false, true]
     );
     // A column count that does not match the server's description: all nullable.
     assert_eq!(
-        infer("SELECT id FROM author", &cols(2), &Fake),
+        infer("SELECT id FROM author", &named(&["id", "x"]), &Fake),
         [true, true]
     );
-    assert_eq!(infer("not sql at all", &cols(1), &Fake), [true]);
+    assert_eq!(infer("not sql at all", &named(&["x"]), &Fake), [true]);
+
+    // Names the analysis is sure of must match the server's, position by position.
+    let sql = "SELECT id, bio, upper(name) FROM author";
+    let want = [false, true, false];
+    assert_eq!(infer(sql, &named(&["id", "bio", "upper"]), &Fake), want);
+    assert_eq!(
+        infer(sql, &named(&["bio", "id", "upper"]), &Fake),
+        [true; 3]
+    );
+    // Postgres cuts names at 63 bytes.
+    let long = "x".repeat(70);
+    let sql = format!("SELECT id AS {long} FROM author");
+    assert_eq!(infer(&sql, &named(&[&long[..63]]), &Fake), [false]);
 }
