@@ -25,12 +25,12 @@ use may::sync::{Condvar, Mutex, MutexGuard};
 use postgres_protocol::message::backend::{Header, Message};
 use postgres_protocol::message::frontend;
 use postgres_types::{Oid, Type};
-use std::sync::mpsc::RecvTimeoutError;
 
 use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::error::{DbError, Error, Result};
 use crate::notify::Notification;
+use crate::slot::{slot, RecvError, SlotReceiver, SlotSender};
 use crate::socket::{ReadHalf, Stream, WriteHalf};
 use crate::statement::StatementCache;
 
@@ -39,7 +39,7 @@ pub(crate) type Token = u64;
 
 /// Where the reader delivers one request's responses.
 pub(crate) enum Responder {
-    Chan(Sender<BytesMut>),
+    Slot(SlotSender),
     /// Fire-and-forget requests (rollback on drop): responses are read and dropped.
     Discard,
 }
@@ -386,7 +386,7 @@ fn closed_error(c: &Closed) -> Error {
 
 /// Receives one request's responses, message by message.
 pub(crate) struct Responses {
-    rx: Receiver<BytesMut>,
+    rx: SlotReceiver,
     buf: BytesMut,
     conn: Arc<Conn>,
     seq: u64,
@@ -394,12 +394,14 @@ pub(crate) struct Responses {
 }
 
 impl Responses {
-    pub(crate) fn channel() -> (Responder, Receiver<BytesMut>) {
-        let (tx, rx) = mpsc::channel();
-        (Responder::Chan(tx), rx)
+    /// A responder for the reader and the receiving end for [`Responses::new`]; made by
+    /// the caller that will read the responses.
+    pub(crate) fn channel() -> (Responder, SlotReceiver) {
+        let (tx, rx) = slot();
+        (Responder::Slot(tx), rx)
     }
 
-    pub(crate) fn new(rx: Receiver<BytesMut>, conn: Arc<Conn>, seq: u64) -> Responses {
+    pub(crate) fn new(rx: SlotReceiver, conn: Arc<Conn>, seq: u64) -> Responses {
         let deadline = conn.config.query_timeout.map(|t| Instant::now() + t);
         Responses {
             rx,
@@ -422,18 +424,10 @@ impl Responses {
             {
                 return Ok(msg);
             }
-            let chunk = match self.deadline {
-                None => self.rx.recv().map_err(|_| self.conn.closed_error())?,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    match self.rx.recv_timeout(left) {
-                        Ok(c) => c,
-                        Err(RecvTimeoutError::Disconnected) => {
-                            return Err(self.conn.closed_error())
-                        }
-                        Err(RecvTimeoutError::Timeout) => return Err(self.timed_out()),
-                    }
-                }
+            let chunk = match self.rx.recv(self.deadline) {
+                Ok(c) => c,
+                Err(RecvError::Disconnected) => return Err(self.conn.closed_error()),
+                Err(RecvError::Timeout) => return Err(self.timed_out()),
             };
             if self.buf.is_empty() {
                 self.buf = chunk;
@@ -565,9 +559,9 @@ fn route(
         *current = conn.pop_responder();
     }
     match current {
-        Some(Responder::Chan(tx)) => {
+        Some(Responder::Slot(tx)) => {
             // A receiver dropped mid-stream just means the rest is discarded.
-            let _ = tx.send(chunk);
+            tx.send(chunk);
         }
         Some(Responder::Discard) => {}
         None => {

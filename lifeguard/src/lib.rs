@@ -33,6 +33,7 @@ mod notify;
 mod pool;
 mod query;
 mod row;
+mod slot;
 mod socket;
 mod statement;
 pub mod testing;

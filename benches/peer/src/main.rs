@@ -1,7 +1,8 @@
 //! Point SELECT by primary key on pgbench_accounts (1M rows), swept over
 //! connections × concurrent tasks, for Lifeguard, tokio-postgres, sqlx and pgbench.
 //!
-//! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5).
+//! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5;
+//! BENCH_ONLY=lifeguard runs Lifeguard alone, for profiling).
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -427,6 +428,17 @@ fn main() {
     let mut ratios = Vec::new();
     for (conns, tasks) in sweep {
         let lg = lifeguard_run(&url, conns, tasks, secs);
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "lifeguard") {
+            // For profiling Lifeguard alone (e.g. under `perf record`): no peers, no ratios.
+            println!(
+                "| {conns}×{tasks} | lifeguard | {:.0} | {:.2} | {:.2} | {} |",
+                lg.ops_per_sec(),
+                lg.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                lg.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                lg.errors
+            );
+            continue;
+        }
         let tp = tokio_postgres_run(&url, conns, tasks, secs);
         let sx = sqlx_run(&url, conns, tasks, secs);
         let pb = pgbench_run(&a, conns, secs, 1);

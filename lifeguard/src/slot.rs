@@ -1,0 +1,226 @@
+//! One request's response slot: the reader coroutine pushes chunks, the caller takes them.
+//!
+//! A general channel (may's `mpsc`) costs several allocations per request, some of them
+//! cache-aligned, which showed up as the largest item in the pipelined benchmark's
+//! profile. A slot is one allocation: a small queue under a lock and the caller's parker,
+//! made where the caller is so the reader can wake it directly.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use may::coroutine::ParkError;
+use may::sync::Blocker;
+
+/// Why a receive returned without a chunk.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RecvError {
+    /// The sender is gone (the request is complete or the connection died).
+    Disconnected,
+    /// The deadline passed.
+    Timeout,
+}
+
+struct State {
+    chunks: VecDeque<BytesMut>,
+    sender_gone: bool,
+    receiver_gone: bool,
+    /// A parker for a receive from a different kind of context (thread vs coroutine)
+    /// than the one the slot was made in.
+    other_waiter: Option<Arc<Blocker>>,
+}
+
+struct Slot {
+    state: Mutex<State>,
+    /// Made in the caller's context (coroutine or thread) when the request is made.
+    blocker: Blocker,
+    in_coroutine: bool,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section is panic-free, so a poisoned lock holds consistent data.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wake(&self, waiter: Option<Arc<Blocker>>) {
+        self.blocker.unpark();
+        if let Some(w) = waiter {
+            w.unpark();
+        }
+    }
+}
+
+/// The reader's end.
+pub(crate) struct SlotSender(Arc<Slot>);
+
+/// The caller's end.
+pub(crate) struct SlotReceiver(Arc<Slot>);
+
+/// A new slot, to be made by the caller that will receive from it.
+pub(crate) fn slot() -> (SlotSender, SlotReceiver) {
+    let slot = Arc::new(Slot {
+        state: Mutex::new(State {
+            chunks: VecDeque::new(),
+            sender_gone: false,
+            receiver_gone: false,
+            other_waiter: None,
+        }),
+        blocker: Blocker::new(false),
+        in_coroutine: may::coroutine::is_coroutine(),
+    });
+    (SlotSender(slot.clone()), SlotReceiver(slot))
+}
+
+impl SlotSender {
+    /// Hands over a chunk; dropped silently when the receiver is gone.
+    pub(crate) fn send(&self, chunk: BytesMut) {
+        let mut st = self.0.lock();
+        if st.receiver_gone {
+            return;
+        }
+        st.chunks.push_back(chunk);
+        let waiter = st.other_waiter.take();
+        drop(st);
+        self.0.wake(waiter);
+    }
+}
+
+impl Drop for SlotSender {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.sender_gone = true;
+        let waiter = st.other_waiter.take();
+        drop(st);
+        self.0.wake(waiter);
+    }
+}
+
+impl SlotReceiver {
+    /// The next chunk, waiting until `deadline` (forever when `None`).
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<BytesMut, RecvError> {
+        let slot = &*self.0;
+        let same_context = may::coroutine::is_coroutine() == slot.in_coroutine;
+        loop {
+            let mut st = slot.lock();
+            if let Some(chunk) = st.chunks.pop_front() {
+                return Ok(chunk);
+            }
+            if st.sender_gone {
+                return Err(RecvError::Disconnected);
+            }
+            let left = match deadline {
+                None => None,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(RecvError::Timeout);
+                    }
+                    Some(left)
+                }
+            };
+            // Parking outside the lock: a wake-up that lands in between leaves the
+            // parker's permit set, so the park below returns at once.
+            let res = if same_context {
+                drop(st);
+                slot.blocker.park(left)
+            } else {
+                let waiter = Arc::new(Blocker::new(false));
+                st.other_waiter = Some(waiter.clone());
+                drop(st);
+                waiter.park(left)
+            };
+            match res {
+                Ok(()) | Err(ParkError::Timeout) => {}
+                Err(ParkError::Canceled) => may::coroutine::trigger_cancel_panic(),
+            }
+        }
+    }
+
+    /// [`recv`](Self::recv) with a timeout instead of a deadline.
+    #[cfg(test)]
+    fn recv_timeout(&self, timeout: std::time::Duration) -> Result<BytesMut, RecvError> {
+        self.recv(Some(Instant::now() + timeout))
+    }
+}
+
+impl Drop for SlotReceiver {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.receiver_gone = true;
+        // Whatever arrived and was not read goes now, not when the request completes.
+        st.chunks.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_arrive_in_order_then_disconnect() {
+        let (tx, rx) = slot();
+        let h = std::thread::spawn(move || {
+            for i in 0..100u8 {
+                tx.send(BytesMut::from(&[i][..]));
+            }
+        });
+        for i in 0..100u8 {
+            assert_eq!(rx.recv(None).unwrap()[..], [i]);
+        }
+        h.join().unwrap();
+        assert_eq!(rx.recv(None), Err(RecvError::Disconnected));
+    }
+
+    #[test]
+    fn times_out_without_a_sender_message() {
+        let (tx, rx) = slot();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(20)),
+            Err(RecvError::Timeout)
+        );
+        drop(tx);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(20)),
+            Err(RecvError::Disconnected)
+        );
+    }
+
+    #[test]
+    fn coroutines_wake_and_cross_context_receives_work() {
+        // Made in a coroutine, received in a coroutine: the built-in parker.
+        let h = may::go!(|| {
+            let (tx, rx) = slot();
+            let s = may::go!(move || {
+                may::coroutine::sleep(Duration::from_millis(5));
+                tx.send(BytesMut::from(&b"x"[..]));
+            });
+            assert_eq!(&rx.recv(None).unwrap()[..], b"x");
+            s.join().unwrap();
+            // Handed to a plain thread: a parker for that context.
+            rx
+        });
+        let rx = h.join().unwrap();
+        assert_eq!(rx.recv(None), Err(RecvError::Disconnected));
+
+        let (tx, rx) = slot();
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            tx.send(BytesMut::from(&b"y"[..]));
+        });
+        let got = may::go!(move || rx.recv(None)).join().unwrap();
+        assert_eq!(&got.unwrap()[..], b"y");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_dropped_receiver_discards_what_follows() {
+        let (tx, rx) = slot();
+        tx.send(BytesMut::from(&b"a"[..]));
+        drop(rx);
+        tx.send(BytesMut::from(&b"b"[..]));
+        assert!(tx.0.lock().chunks.is_empty());
+    }
+}
