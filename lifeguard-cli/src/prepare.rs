@@ -170,7 +170,8 @@ pub fn run(args: PrepareArgs) -> Result<bool, String> {
         .env("LIFEGUARD_PREPARE_DIR", &scratch)
         // A new token changes the macros' tracked inputs, so cargo re-expands every one.
         .env("LIFEGUARD_PREPARE_TOKEN", nonce.to_string())
-        .env_remove("LIFEGUARD_OFFLINE")
+        // Set, not removed: a `.env` saying LIFEGUARD_OFFLINE=true must not win.
+        .env("LIFEGUARD_OFFLINE", "false")
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     let result = (|| {

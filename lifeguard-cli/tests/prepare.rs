@@ -148,6 +148,16 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
         text(&out)
     );
 
+    // A `.env` that turns offline mode on for builds must not make prepare read the cache
+    // (and then find every entry orphaned).
+    std::fs::write(fx.dir.join(".env"), "LIFEGUARD_OFFLINE=true\n").unwrap();
+    let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
+    assert!(out.status.success(), "{}", text(&out));
+    let out = lifeguard(&fx.dir, &["prepare"], Some(&url));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(entries(&fx.dir).len(), 2, "{}", text(&out));
+    std::fs::remove_file(fx.dir.join(".env")).unwrap();
+
     // Edit a query (its entry goes missing and the old one is orphaned), corrupt another
     // entry (stale), and leave a stray file (orphaned).
     std::fs::write(

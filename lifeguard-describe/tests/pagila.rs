@@ -142,6 +142,20 @@ const CASES: &[Case] = &[
         [("category", "text", N), ("total_sales", "numeric", N)]),
     // Set-returning function in FROM.
     case!("SELECT * FROM film_in_stock(1, 1)", [("p_film_count", "int4", Y)]),
+    // Found in review: each was once described NOT NULL and gives NULL on this data.
+    case!("SELECT (film_id, original_language_id) = (film_id, 1) AS e1 FROM film",
+        [("e1", "bool", Y)], nulls: ["e1"]),
+    case!("SELECT generate_series(1, 3) AS a, generate_series(1, 1) AS b",
+        [("a", "int4", Y), ("b", "int4", Y)], nulls: ["b"]),
+    case!("SELECT extract(month FROM t) AS m, to_char(t, 'YYYY') AS y FROM (VALUES ('infinity'::timestamptz)) v(t)",
+        [("m", "numeric", Y), ("y", "text", Y)], nulls: ["m", "y"]),
+    case!("SELECT 1 IN (SELECT f.film_id) AS x FROM film f GROUP BY ROLLUP (f.film_id)",
+        [("x", "bool", Y)], nulls: ["x"]),
+    case!("WITH RECURSIVE a AS (SELECT film_id FROM film), film AS (SELECT NULL::int AS film_id) SELECT film_id FROM a",
+        [("film_id", "int4", Y)], nulls: ["film_id"]),
+    case!("WITH film AS (SELECT 1 AS original_language_id) UPDATE film SET length = length WHERE film_id = 1
+           RETURNING original_language_id",
+        [("original_language_id", "int4", Y)], nulls: ["original_language_id"]),
     // RETURNING.
     case!("INSERT INTO actor (first_name, last_name) VALUES ('NEW', 'ACTOR') RETURNING actor_id, first_name, last_update",
         [("actor_id", "int4", N), ("first_name", "text", N), ("last_update", "timestamptz", N)]),

@@ -40,6 +40,9 @@ pub(super) struct Scope {
     rels: Vec<Rel>,
     /// `None` when some relation's columns are unknown.
     star: Option<Vec<Col>>,
+    /// The SELECT owning this scope groups by ROLLUP / CUBE / GROUPING SETS: its columns
+    /// may be NULL outside aggregates, also when a subquery refers to them.
+    grouping_sets: bool,
 }
 
 impl Scope {
@@ -47,6 +50,7 @@ impl Scope {
         Scope {
             rels: Vec::new(),
             star: Some(Vec::new()),
+            grouping_sets: false,
         }
     }
 
@@ -54,6 +58,7 @@ impl Scope {
         Scope {
             star: cols.clone(),
             rels: vec![Rel { alias, cols }],
+            grouping_sets: false,
         }
     }
 
@@ -106,25 +111,30 @@ pub(super) struct Cx<'a, 'b> {
     pub in_aggregate: bool,
 }
 
-impl Cx<'_, '_> {
+impl<'b> Cx<'_, 'b> {
     /// Nullability of a column reference, `None` when it cannot be resolved.
     pub fn column(&self, parts: &[Ident]) -> Option<bool> {
-        let nullable = self.resolve(parts)?;
-        Some(nullable || (self.grouping == Grouping::Sets && !self.in_aggregate))
+        let (nullable, level) = self.resolve(parts)?;
+        // Grouping sets null out the owning SELECT's columns, except inside that SELECT's
+        // own aggregates.
+        let own_aggregate =
+            self.in_aggregate && self.grouping == Grouping::Sets && level + 1 == self.scopes.len();
+        Some(nullable || (self.scopes[level].grouping_sets && !own_aggregate))
     }
 
-    fn resolve(&self, parts: &[Ident]) -> Option<bool> {
+    /// A column reference's nullability and the index of the scope it resolved in.
+    fn resolve(&self, parts: &[Ident]) -> Option<(bool, usize)> {
         let names: Vec<String> = parts.iter().map(norm).collect();
         match names.as_slice() {
             [col] => {
-                for scope in self.scopes.iter().rev() {
+                for (level, scope) in self.scopes.iter().enumerate().rev() {
                     let Some(star) = &scope.star else {
                         // An unknown relation could be the one that holds the column.
                         return None;
                     };
                     let mut hits = star.iter().filter(|c| &c.name == col);
                     match (hits.next(), hits.next()) {
-                        (Some(c), None) => return Some(c.nullable),
+                        (Some(c), None) => return Some((c.nullable, level)),
                         (Some(_), Some(_)) => return None,
                         _ => {}
                     }
@@ -132,11 +142,27 @@ impl Cx<'_, '_> {
                 None
             }
             [.., rel, col] => {
-                let rel = self.scopes.iter().rev().find_map(|s| s.rel(rel))?;
+                let (level, rel) = self
+                    .scopes
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find_map(|(level, s)| s.rel(rel).map(|r| (level, r)))?;
                 let cols = rel.cols.as_ref()?;
-                cols.iter().find(|c| &c.name == col).map(|c| c.nullable)
+                cols.iter()
+                    .find(|c| &c.name == col)
+                    .map(|c| (c.nullable, level))
             }
             [] => None,
+        }
+    }
+
+    /// The same context restricted to the innermost scope (the current SELECT's own).
+    pub fn local(&self) -> Cx<'_, 'b> {
+        Cx {
+            scopes: &self.scopes[self.scopes.len().saturating_sub(1)..],
+            grouping: self.grouping,
+            in_aggregate: self.in_aggregate,
         }
     }
 }
@@ -196,7 +222,7 @@ impl Analyzer<'_> {
                 self.returning(insert.returning.as_deref()?, &scope)
             }
             Statement::Update(update) => {
-                let mut scope = self.join_tree(&update.table, &[], &Scope::empty());
+                let mut scope = self.target(std::slice::from_ref(&update.table))?;
                 if let Some(
                     UpdateTableFromKind::BeforeSet(from) | UpdateTableFromKind::AfterSet(from),
                 ) = &update.from
@@ -208,12 +234,29 @@ impl Analyzer<'_> {
             Statement::Delete(delete) => {
                 let (sqlparser::ast::FromTable::WithFromKeyword(from)
                 | sqlparser::ast::FromTable::WithoutKeyword(from)) = &delete.from;
-                let mut scope = self.scope_of_from(from, &[]);
+                let mut scope = self.target(from)?;
                 if let Some(using) = &delete.using {
                     scope.append(self.scope_of_from(using, &[]));
                 }
                 self.returning(delete.returning.as_deref()?, &scope)
             }
+            _ => None,
+        }
+    }
+
+    /// The target table of UPDATE / DELETE: always a table, never a CTE of that name.
+    fn target(&mut self, items: &[TableWithJoins]) -> Option<Scope> {
+        match items {
+            [TableWithJoins {
+                relation:
+                    TableFactor::Table {
+                        name,
+                        alias,
+                        args: None,
+                        ..
+                    },
+                joins,
+            }] if joins.is_empty() => Some(self.named_relation(name, alias.as_ref(), false)),
             _ => None,
         }
     }
@@ -239,7 +282,15 @@ impl Analyzer<'_> {
     }
 
     fn with(&mut self, with: &With, outer: &[&Scope]) {
-        for cte in &with.cte_tables {
+        let base = self.ctes.len();
+        if with.recursive {
+            // Under WITH RECURSIVE every CTE is visible in every body, also the later
+            // ones: unknown until analysed.
+            for cte in &with.cte_tables {
+                self.ctes.push((norm(&cte.alias.name), None));
+            }
+        }
+        for (i, cte) in with.cte_tables.iter().enumerate() {
             let name = norm(&cte.alias.name);
             let cols = if with.recursive {
                 self.recursive_cte(&name, cte, outer)
@@ -247,7 +298,11 @@ impl Analyzer<'_> {
                 self.query(&cte.query, outer)
             };
             let cols = cols.and_then(|c| rename(c, &cte.alias));
-            self.ctes.push((name, cols));
+            if with.recursive {
+                self.ctes[base + i].1 = cols;
+            } else {
+                self.ctes.push((name, cols));
+            }
         }
     }
 
@@ -345,7 +400,7 @@ impl Analyzer<'_> {
     }
 
     fn select(&mut self, select: &Select, outer: &[&Scope]) -> Option<Vec<Col>> {
-        let scope = self.scope_of_from(&select.from, outer);
+        let mut scope = self.scope_of_from(&select.from, outer);
         let grouping = match &select.group_by {
             GroupByExpr::Expressions(exprs, modifiers) => {
                 let sets = !modifiers.is_empty()
@@ -369,6 +424,7 @@ impl Analyzer<'_> {
             }
             GroupByExpr::All(_) => Grouping::Sets,
         };
+        scope.grouping_sets = grouping == Grouping::Sets;
         let mut scopes: Vec<&Scope> = outer.to_vec();
         scopes.push(&scope);
         let cx = Cx {
@@ -562,7 +618,18 @@ impl Analyzer<'_> {
                         .collect(),
                 })
             }
-            RelKind::Table | RelKind::PartitionedTable | RelKind::ForeignTable => Some(
+            // Postgres does not enforce NOT NULL on foreign tables.
+            RelKind::ForeignTable => Some(
+                rel.columns
+                    .iter()
+                    .map(|c| Col {
+                        name: c.name.clone(),
+                        nullable: true,
+                        certain: true,
+                    })
+                    .collect(),
+            ),
+            RelKind::Table | RelKind::PartitionedTable => Some(
                 rel.columns
                     .iter()
                     .map(|c| Col {
@@ -695,5 +762,6 @@ fn joined(mut left: Scope, mut right: Scope, join: &Join) -> Scope {
     Scope {
         rels: left.rels,
         star,
+        grouping_sets: false,
     }
 }

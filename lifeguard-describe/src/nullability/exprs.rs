@@ -166,13 +166,10 @@ const STRICT_NON_NULL: &[&str] = &[
     "log10",
     "div",
     "width_bucket",
-    "to_char",
     "to_number",
     "to_date",
     "to_timestamp",
     "date_trunc",
-    "date_part",
-    "extract",
     "age",
     "make_date",
     "make_time",
@@ -208,7 +205,6 @@ const STRICT_NON_NULL: &[&str] = &[
     "nextval",
     "currval",
     "setval",
-    "generate_series",
     "host",
     "family",
     "masklen",
@@ -233,8 +229,11 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         Expr::UnaryOp { expr, .. } | Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
             nullable(a, expr, cx)
         }
-        Expr::Extract { expr, .. } => nullable(a, expr, cx),
-        Expr::BinaryOp { left, op, right } => !strict_operator(op) || any(a, &[left, right]),
+        // `extract(month FROM 'infinity')` is NULL.
+        Expr::Extract { .. } => true,
+        Expr::BinaryOp { left, op, right } => {
+            !strict_operator(op) || operand(a, left, cx) || operand(a, right, cx)
+        }
         Expr::IsNull(_)
         | Expr::IsNotNull(_)
         | Expr::IsTrue(_)
@@ -247,10 +246,10 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         | Expr::IsNotDistinctFrom(..)
         | Expr::Exists { .. } => false,
         Expr::InList { expr, list, .. } => {
-            nullable(a, expr, cx) || list.iter().any(|e| nullable(a, e, cx))
+            operand(a, expr, cx) || list.iter().any(|e| operand(a, e, cx))
         }
         Expr::InSubquery { expr, subquery, .. } => {
-            if nullable(a, expr, cx) {
+            if operand(a, expr, cx) {
                 return true;
             }
             match a.query(subquery, cx.scopes) {
@@ -260,7 +259,7 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         }
         Expr::Between {
             expr, low, high, ..
-        } => any(a, &[expr, low, high]),
+        } => [expr, low, high].iter().any(|e| operand(a, e, cx)),
         Expr::Like {
             any: false,
             expr,
@@ -357,6 +356,66 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         Expr::Function(f) => function(a, f, cx),
         // Scalar subqueries (no row → NULL), JSON access, subscripts, ANY/ALL, …
         _ => true,
+    }
+}
+
+/// Nullability of a comparison operand: a row constructor compares as NULL when one of
+/// its fields is NULL, although the row itself is a value.
+fn operand(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
+    match e {
+        Expr::Tuple(fields) => fields.iter().any(|f| nullable(a, f, cx)),
+        Expr::Nested(inner) => operand(a, inner, cx),
+        Expr::Function(f) if function_name(f).as_deref() == Some("row") => match &f.args {
+            FunctionArguments::List(l) => l.args.iter().any(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => nullable(a, e, cx),
+                _ => true,
+            }),
+            _ => true,
+        },
+        _ => nullable(a, e, cx),
+    }
+}
+
+/// Whether every column `e` refers to belongs to the innermost scope of `local` (anything
+/// not understood, subqueries included, counts as no).
+fn refs_local(e: &Expr, local: &Cx) -> bool {
+    let all = |es: &[&Expr]| es.iter().all(|e| refs_local(e, local));
+    match e {
+        Expr::Identifier(id) => local.column(std::slice::from_ref(id)).is_some(),
+        Expr::CompoundIdentifier(ids) => local.column(ids).is_some(),
+        Expr::Value(_) | Expr::TypedString(_) => true,
+        Expr::Cast { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::UnaryOp { expr, .. }
+        | Expr::Collate { expr, .. }
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr) => refs_local(expr, local),
+        Expr::BinaryOp { left, right, .. } => all(&[left, right]),
+        Expr::Tuple(es) => es.iter().all(|e| refs_local(e, local)),
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            operand
+                .iter()
+                .chain(else_result)
+                .all(|e| refs_local(e, local))
+                && conditions
+                    .iter()
+                    .all(|w| refs_local(&w.condition, local) && refs_local(&w.result, local))
+        }
+        Expr::Function(f) if f.over.is_none() => match &f.args {
+            FunctionArguments::None => true,
+            FunctionArguments::List(l) => l.args.iter().all(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => refs_local(e, local),
+                FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => true,
+                _ => false,
+            }),
+            FunctionArguments::Subquery(_) => false,
+        },
+        _ => false,
     }
 }
 
@@ -467,7 +526,11 @@ fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
             in_aggregate: true,
         };
         let args_nullable = args.iter().any(|e| nullable(a, e, &inner));
-        if cx.grouping != Grouping::Plain || f.filter.is_some() {
+        // An aggregate over outer columns belongs to the outer query, whose input may be
+        // empty: only arguments made of this SELECT's own columns count.
+        let local = inner.local();
+        let own = args.iter().all(|e| refs_local(e, &local));
+        if cx.grouping != Grouping::Plain || f.filter.is_some() || !own {
             return true;
         }
         if list(GROUP_AGGREGATES_NEVER_NULL, &name) {

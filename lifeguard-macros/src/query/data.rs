@@ -90,11 +90,13 @@ fn settings() -> &'static Settings {
                 })
                 .filter(|v| !v.is_empty())
         };
+        let prepare_dir = var("LIFEGUARD_PREPARE_DIR").map(PathBuf::from);
         Settings {
             database_url: var("DATABASE_URL"),
-            offline: var("LIFEGUARD_OFFLINE").is_some_and(|v| truthy(&v)),
+            // `lifeguard prepare` describes online whatever `.env` says about offline.
+            offline: prepare_dir.is_none() && var("LIFEGUARD_OFFLINE").is_some_and(|v| truthy(&v)),
             offline_dir: offline::find_dir(&manifest),
-            prepare_dir: var("LIFEGUARD_PREPARE_DIR").map(PathBuf::from),
+            prepare_dir,
             connect_timeout: Duration::from_secs(
                 var("LIFEGUARD_CONNECT_TIMEOUT")
                     .and_then(|v| v.parse().ok())
@@ -153,6 +155,10 @@ pub fn describe(sql: &str) -> Result<(Description, Option<PathBuf>), DataError> 
             }
             Ok((desc, None))
         }
+        (None, _) if s.prepare_dir.is_some() => Err(DataError::Other(
+            "lifeguard prepare needs DATABASE_URL (in the environment or .env) to describe queries"
+                .into(),
+        )),
         _ => {
             let hash = lifeguard_describe::hash_query(sql);
             let why = if s.offline {
