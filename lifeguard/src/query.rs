@@ -10,7 +10,7 @@ use postgres_types::{IsNull, ToSql, Type};
 
 use crate::conn::{Conn, Responses, Token};
 use crate::error::{DbError, Error, ErrorKind, Result};
-use crate::row::{base_type, Row};
+use crate::row::{base_type, domain_array_element, Row};
 use crate::statement::{Column, Statement};
 use crate::types::resolve_type;
 
@@ -144,13 +144,22 @@ fn encode_bind_execute(stmt: &Statement, params: Params<'_>, buf: &mut BytesMut)
         stmt.name(),
         Some(1),
         params.iter().zip(stmt.params()).enumerate(),
-        |(i, (value, ty)), buf| {
-            let ty = base_type(ty);
-            match value.to_sql_checked(ty, buf) {
-                Ok(IsNull::No) => Ok(postgres_protocol::IsNull::No),
+        |(i, (value, declared)), buf| {
+            let ty = base_type(declared);
+            let start = buf.len();
+            match value.to_sql_checked(&ty, buf) {
+                Ok(IsNull::No) => {
+                    // The array header (ndim, flags, element OID) must name the domain.
+                    if let Some(oid) = domain_array_element(declared) {
+                        if let Some(slot) = buf.get_mut(start + 8..start + 12) {
+                            slot.copy_from_slice(&oid.to_be_bytes());
+                        }
+                    }
+                    Ok(postgres_protocol::IsNull::No)
+                }
                 Ok(IsNull::Yes) => Ok(postgres_protocol::IsNull::Yes),
                 Err(e) => {
-                    failed = Some((i, ty.clone()));
+                    failed = Some((i, ty.into_owned()));
                     Err(e)
                 }
             }

@@ -1,5 +1,6 @@
 //! Rows and typed column access.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -48,11 +49,30 @@ impl<T: ?Sized + RowIndex> RowIndex for &T {
     }
 }
 
-/// A domain's values are sent in its base type's format.
-pub(crate) fn base_type(ty: &Type) -> &Type {
+/// A domain's values are sent in its base type's format, also as array elements: an
+/// array of a domain reads as an array of the domain's base type.
+pub(crate) fn base_type(ty: &Type) -> Cow<'_, Type> {
     match ty.kind() {
         Kind::Domain(base) => base_type(base),
-        _ => ty,
+        Kind::Array(member) => match base_type(member) {
+            Cow::Borrowed(m) if m == member => Cow::Borrowed(ty),
+            m => Cow::Owned(Type::new(
+                ty.name().to_owned(),
+                ty.oid(),
+                Kind::Array(m.into_owned()),
+                ty.schema().to_owned(),
+            )),
+        },
+        _ => Cow::Borrowed(ty),
+    }
+}
+
+/// For an array of a domain: the element OID the server expects in the array header,
+/// where encoding through [`base_type`] wrote the base type's.
+pub(crate) fn domain_array_element(ty: &Type) -> Option<postgres_types::Oid> {
+    match ty.kind() {
+        Kind::Array(member) if matches!(member.kind(), Kind::Domain(_)) => Some(member.oid()),
+        _ => None,
     }
 }
 
@@ -109,6 +129,7 @@ impl Row {
         })?;
         let column = &self.columns()[i];
         let ty = base_type(column.type_());
+        let ty = &*ty;
         if !T::accepts(ty) {
             return Err(Error::new(
                 ErrorKind::FromSql,

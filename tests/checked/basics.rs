@@ -25,6 +25,21 @@ fn record_fields_get_types_and_nullability() {
     assert_eq!((id, title.as_str()), (1, "ACADEMY DINOSAUR"));
     assert!(description.is_some_and(|d| d.contains("Epic Drama")));
     assert_eq!(year, Some(2012));
+    // An array of a domain: a Vec of the base type, bound and read back.
+    let years: Vec<i32> = query_scalar!(
+        "SELECT ARRAY[release_year, $1::year] FROM film WHERE film_id = 1",
+        2000i32
+    )
+    .fetch_one(&pool)
+    .unwrap();
+    assert_eq!(years, [2012, 2000]);
+    let n: i64 = query_scalar!(
+        "SELECT count(*) FROM film WHERE release_year = ANY($1::year[])",
+        &[2012i32][..]
+    )
+    .fetch_one(&pool)
+    .unwrap();
+    assert!(n > 0, "{n}");
     assert_eq!(rate.to_string(), "0.99");
     assert_eq!(
         features.unwrap(),

@@ -201,6 +201,13 @@ fn enums_and_domains_round_trip() {
     // Domains read and write as their base type.
     roundtrip(&c, "lg_positive", &[1i32, i32::MAX]);
     roundtrip(&c, "lg_email", &["a@b".to_string()]);
+    // Arrays of domains: elements as the base type, the header naming the domain.
+    roundtrip(&c, "lg_positive[]", &[vec![Some(1i32), None, Some(7)]]);
+    roundtrip(&c, "lg_email[]", &[vec!["a@b".to_string()]]);
+    let err = c
+        .query_one("SELECT $1::lg_positive[]", &[&vec![-1i32]])
+        .unwrap_err();
+    assert_eq!(err.code().map(|s| s.code()), Some("23514"), "{err}");
     // And the domain's constraint is enforced on the server.
     let err = c
         .query_one("SELECT $1::lg_positive", &[&-1i32])
