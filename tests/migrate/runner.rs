@@ -410,3 +410,123 @@ fn sql_function_bodies_are_not_split() {
         (2, 3, 2, 3)
     );
 }
+
+#[test]
+fn search_path_changes_in_a_migration_do_not_move_the_bookkeeping() {
+    let db = fresh();
+    let c = connect(&db);
+    let m = files(&[
+        // What pg_dump output starts with.
+        (
+            "1_dump.sql",
+            "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.foo (id int);\n",
+        ),
+        (
+            "2_ntx.sql",
+            "-- lifeguard:no-transaction\nSET search_path = '';\nCREATE TABLE public.bar (id int);\n",
+        ),
+        // Unqualified: lands in public only if the session was reset in between.
+        ("3_after.sql", "CREATE TABLE baz (id int);\n"),
+    ]);
+    assert_eq!(m.run(&c).unwrap().len(), 3);
+    assert_eq!(history(&c), [(1, true), (2, true), (3, true)]);
+    assert!(exists(&c, "public.baz"));
+    let path: String = c.query_one("SHOW search_path", &[]).unwrap().get(0);
+    assert_eq!(path, "\"$user\", public", "the session was reset");
+    assert!(m.run(&c).unwrap().is_empty());
+}
+
+#[test]
+fn interrupted_no_transaction_migration_is_recorded_as_failed() {
+    let db = fresh();
+    let m = files(&[(
+        "1_slow.sql",
+        "-- lifeguard:no-transaction\nCREATE TABLE n1 (id int);\nSELECT pg_sleep(30);\nCREATE TABLE n2 (id int);\n",
+    )]);
+    let migrating = connect(&db);
+    let pid: i32 = migrating
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let runner = std::thread::spawn(move || m.run(&migrating).map(|s| s.len()));
+    // Kill the migrating session half-way, as a crashed process would leave it.
+    let c = connect(&db);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !exists(&c, "n1") {
+        assert!(std::time::Instant::now() < deadline, "n1 never appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed: bool = c
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap()
+        .get(0);
+    assert!(killed);
+    assert!(runner.join().unwrap().is_err());
+    assert_eq!(history(&c), [(1, false)]);
+    let again = files(&[(
+        "1_slow.sql",
+        "-- lifeguard:no-transaction\nCREATE TABLE n1 (id int);\nSELECT pg_sleep(30);\nCREATE TABLE n2 (id int);\n",
+    )]);
+    assert_eq!(again.info(&c).unwrap()[0].status, MigrationStatus::Failed);
+    let err = again.run(&c).unwrap_err();
+    assert!(err.to_string().contains("failed earlier"), "{err}");
+}
+
+#[test]
+fn transaction_control_in_a_transactional_file_is_refused() {
+    let db = fresh();
+    let c = connect(&db);
+    let m = files(&[(
+        "1_commit.sql",
+        "CREATE TABLE a (id int);\nCOMMIT;\nINSERT INTO a VALUES (1);\n",
+    )]);
+    let err = m.run(&c).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Migrate);
+    let text = err.to_string();
+    assert!(text.contains("`1_commit.sql`, line 2: COMMIT"), "{text}");
+    assert!(text.contains("lifeguard:no-transaction"), "{text}");
+    assert!(!exists(&c, "a"), "nothing of it ran");
+    assert!(history(&c).is_empty());
+    // Savepoints stay inside the migration's transaction and are fine.
+    let m = files(&[(
+        "1_savepoint.sql",
+        "SAVEPOINT s;\nCREATE TABLE b (id int);\nROLLBACK TO SAVEPOINT s;\nCREATE TABLE c (id int);\n",
+    )]);
+    assert_eq!(m.run(&c).unwrap().len(), 1);
+    assert!(exists(&c, "c") && !exists(&c, "b"));
+}
+
+#[test]
+fn byte_order_marks_and_parenthesised_semicolons() {
+    let db = fresh();
+    let c = connect(&db);
+    let with_bom = files(&[("1_bom.sql", "\u{feff}CREATE TABLE bom (id int);\n")]);
+    let without = files(&[("1_bom.sql", "CREATE TABLE bom (id int);\n")]);
+    assert_eq!(
+        with_bom.migrations()[0].checksum(),
+        without.migrations()[0].checksum()
+    );
+    assert_eq!(with_bom.run(&c).unwrap().len(), 1);
+    assert!(exists(&c, "bom"));
+    // A rule's action list keeps its `;` inside the parentheses, also when the file is
+    // run statement by statement.
+    let rule = files(&[
+        ("1_bom.sql", "CREATE TABLE bom (id int);\n"),
+        (
+            "2_rule.sql",
+            "-- lifeguard:no-transaction\nCREATE TABLE ra (id int);\nCREATE TABLE rx (id int);\n\
+             CREATE TABLE ry (id int);\n\
+             CREATE RULE r AS ON INSERT TO ra DO ALSO (INSERT INTO rx VALUES (1); INSERT INTO ry VALUES (2));\n\
+             INSERT INTO ra VALUES (0);\n",
+        ),
+    ]);
+    assert_eq!(rule.run(&c).unwrap().len(), 1);
+    let n: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM rx) + (SELECT count(*) FROM ry)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+}

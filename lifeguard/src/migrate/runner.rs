@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::source::{char_to_byte, code_start, line_of, split};
+use super::source::{char_to_byte, code_start, line_of, split, transaction_control};
 use super::{error, Migration, Migrator, Progress, Step};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, ErrorPosition, Result};
@@ -19,14 +19,51 @@ pub const HISTORY_TABLE: &str = "_lifeguard_migrations";
 /// constant serialises every migrator of a database). The bytes spell `lifeguar`.
 pub const LOCK_KEY: i64 = 0x6c69_6665_6775_6172;
 
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS _lifeguard_migrations (
-    version bigint PRIMARY KEY,
-    description text NOT NULL,
-    installed_on timestamptz NOT NULL DEFAULT now(),
-    success boolean NOT NULL,
-    checksum bytea NOT NULL,
-    execution_time bigint NOT NULL
-)";
+/// Where the history table lives, fixed before any migration runs: a migration may change
+/// `search_path` (pg_dump output empties it), and the bookkeeping must not follow.
+struct History {
+    /// Schema-qualified, quoted.
+    table: String,
+}
+
+impl History {
+    fn locate(c: &Client) -> Result<History> {
+        let schema: String = c
+            .query_one(
+                "SELECT coalesce(\
+                   (SELECT n.nspname::text FROM pg_class t \
+                    JOIN pg_namespace n ON n.oid = t.relnamespace \
+                    WHERE t.oid = to_regclass('_lifeguard_migrations')), \
+                   current_schema()::text, 'public')",
+                &[],
+            )
+            .map_err(|e| e.context("locating the migration history table"))?
+            .get(0);
+        Ok(History {
+            table: format!("\"{}\".{HISTORY_TABLE}", schema.replace('"', "\"\"")),
+        })
+    }
+
+    fn create(&self, c: &Client) -> Result<()> {
+        c.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (
+                version bigint PRIMARY KEY,
+                description text NOT NULL,
+                installed_on timestamptz NOT NULL DEFAULT now(),
+                success boolean NOT NULL,
+                checksum bytea NOT NULL,
+                execution_time bigint NOT NULL
+            )",
+            self.table
+        ))
+    }
+}
+
+/// Ends what a migration did to the session (`SET search_path`, `SET statement_timeout`…),
+/// so the next migration and the connection's later users start from the defaults.
+fn reset_session(c: &Client) {
+    let _ = c.batch_execute("RESET ALL");
+}
 
 /// Where a migration stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,24 +157,20 @@ impl Drop for LockGuard<'_> {
     }
 }
 
-fn table_exists(c: &Client) -> Result<bool> {
-    let row = c.query_one(
-        "SELECT to_regclass('_lifeguard_migrations') IS NOT NULL",
-        &[],
-    )?;
-    Ok(row.get(0))
-}
-
-fn history(c: &Client) -> Result<BTreeMap<i64, Row>> {
+fn history(c: &Client, h: &History) -> Result<BTreeMap<i64, Row>> {
     let mut map = BTreeMap::new();
-    if !table_exists(c)? {
+    let exists: bool = c
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&h.table])?
+        .get(0);
+    if !exists {
         return Ok(map);
     }
-    for r in c.query(
+    let sql = format!(
         "SELECT version, description, success, checksum, installed_on::text, execution_time \
-         FROM _lifeguard_migrations ORDER BY version",
-        &[],
-    )? {
+         FROM {} ORDER BY version",
+        h.table
+    );
+    for r in c.query(sql.as_str(), &[])? {
         map.insert(
             r.get(0),
             Row {
@@ -217,6 +250,19 @@ fn transactional(
     m: &Migration,
     finish: impl FnOnce(&Transaction<'_>) -> Result<()>,
 ) -> Result<()> {
+    if let Some((byte, word)) = transaction_control(&m.sql) {
+        return Err(Error::new(
+            ErrorKind::Migrate,
+            format!(
+                "`{}`, line {}: {word} would end or start a transaction, but this migration \
+                 runs in one; put `-- lifeguard:no-transaction` on its first line to manage \
+                 transactions yourself",
+                m.file,
+                line_of(&m.sql, byte)
+            ),
+            None,
+        ));
+    }
     let tx = c.transaction()?;
     if let Err(e) = tx.batch_execute(&m.sql) {
         drop(tx);
@@ -240,39 +286,70 @@ fn transactional(
         .map_err(|e| e.context(format!("committing `{}`", m.file)))
 }
 
-fn record(ex: &impl Executor, m: &Migration, success: bool, elapsed: Duration) -> Result<()> {
-    let nanos = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
+fn nanos(elapsed: Duration) -> i64 {
+    i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn record(
+    ex: &impl Executor,
+    h: &History,
+    m: &Migration,
+    success: bool,
+    elapsed: Duration,
+) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO {} (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, $3, $4, $5)",
+        h.table
+    );
     ex.execute(
-        "INSERT INTO _lifeguard_migrations \
-         (version, description, success, checksum, execution_time) VALUES ($1, $2, $3, $4, $5)",
-        &[&m.version, &m.description, &success, &m.checksum, &nanos],
-    )?;
+        sql.as_str(),
+        &[
+            &m.version,
+            &m.description,
+            &success,
+            &m.checksum,
+            &nanos(elapsed),
+        ],
+    )
+    .map_err(|e| e.context(format!("recording `{}` in the history table", m.file)))?;
     Ok(())
 }
 
-fn apply(c: &Client, m: &Migration) -> Result<Duration> {
+fn apply(c: &Client, h: &History, m: &Migration) -> Result<Duration> {
     let start = Instant::now();
     if m.no_transaction {
-        if let Err(e) = execute(c, m) {
-            // Ends any transaction the file opened itself (a no-op warning otherwise), so
-            // the failure can be recorded.
+        // Recorded as failed before it starts: if the process dies half-way, the row
+        // blocks later runs instead of the file being re-run over what it already did.
+        record(c, h, m, false, Duration::ZERO)?;
+        let res = execute(c, m);
+        if res.is_err() {
+            // Ends any transaction the file opened itself (a no-op warning otherwise).
             let _ = c.batch_execute("ROLLBACK");
-            let _ = record(c, m, false, start.elapsed());
-            return Err(e);
         }
-        record(c, m, true, start.elapsed())?;
+        reset_session(c);
+        res?;
+        let done = format!(
+            "UPDATE {} SET success = true, execution_time = $2 WHERE version = $1",
+            h.table
+        );
+        c.execute(done.as_str(), &[&m.version, &nanos(start.elapsed())])
+            .map_err(|e| e.context(format!("recording `{}` in the history table", m.file)))?;
     } else {
-        transactional(c, m, |tx| record(tx, m, true, start.elapsed()))?;
+        let res = transactional(c, m, |tx| record(tx, h, m, true, start.elapsed()));
+        reset_session(c);
+        res?;
     }
     Ok(start.elapsed())
 }
 
 pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
     let _lock = LockGuard::acquire(m, c)?;
+    let h = History::locate(c)?;
     if !m.dry_run {
-        c.batch_execute(CREATE_TABLE)?;
+        h.create(c)?;
     }
-    let applied = history(c)?;
+    let applied = history(c, &h)?;
     check(m, &applied)?;
     let latest = applied.keys().next_back().copied();
     let pending: Vec<&Migration> = m
@@ -295,7 +372,7 @@ pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
         let elapsed = if m.dry_run {
             Duration::ZERO
         } else {
-            apply(c, u)?
+            apply(c, &h, u)?
         };
         m.report(Progress::Applied(u, elapsed));
         steps.push(Step {
@@ -309,7 +386,8 @@ pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
 
 pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
     let _lock = LockGuard::acquire(m, c)?;
-    let applied = history(c)?;
+    let h = History::locate(c)?;
+    let applied = history(c, &h)?;
     check(m, &applied)?;
     let versions: Vec<i64> = match m.target {
         Some(t) => applied.keys().rev().copied().filter(|v| *v > t).collect(),
@@ -326,12 +404,23 @@ pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
         m.report(Progress::Reverting(down));
         let start = Instant::now();
         if !m.dry_run {
-            let delete = "DELETE FROM _lifeguard_migrations WHERE version = $1";
+            let delete = format!("DELETE FROM {} WHERE version = $1", h.table);
+            let delete = delete.as_str();
             if down.no_transaction {
-                execute(c, down)?;
+                // Marked failed first: an interrupted revert blocks later runs.
+                let failed = format!("UPDATE {} SET success = false WHERE version = $1", h.table);
+                c.execute(failed.as_str(), &[&version])?;
+                let res = execute(c, down);
+                if res.is_err() {
+                    let _ = c.batch_execute("ROLLBACK");
+                }
+                reset_session(c);
+                res?;
                 c.execute(delete, &[&version])?;
             } else {
-                transactional(c, down, |tx| tx.execute(delete, &[&version]).map(|_| ()))?;
+                let res = transactional(c, down, |tx| tx.execute(delete, &[&version]).map(|_| ()));
+                reset_session(c);
+                res?;
             }
         }
         let elapsed = if m.dry_run {
@@ -350,7 +439,8 @@ pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
 }
 
 pub(super) fn info(m: &Migrator, c: &Client) -> Result<Vec<MigrationInfo>> {
-    let applied = history(c)?;
+    let h = History::locate(c)?;
+    let applied = history(c, &h)?;
     let latest = applied.keys().next_back().copied();
     let mut out: Vec<MigrationInfo> = m
         .ups()

@@ -95,6 +95,14 @@ pub fn build(files: Vec<(Cow<'static, str>, Cow<'static, str>)>) -> Result<Vec<M
         let Some(parsed) = parse_file_name(&name)? else {
             continue;
         };
+        // A byte-order mark is not SQL: leave it out of what runs and what is hashed.
+        let sql = match sql {
+            Cow::Borrowed(t) => Cow::Borrowed(t.strip_prefix('\u{feff}').unwrap_or(t)),
+            Cow::Owned(t) => match t.strip_prefix('\u{feff}') {
+                Some(rest) => Cow::Owned(rest.to_owned()),
+                None => Cow::Owned(t),
+            },
+        };
         out.push(Migration {
             version: parsed.version,
             description: parsed.description,
@@ -187,6 +195,8 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
     let mut i = 0;
     // Depth of BEGIN/CASE … END inside a CREATE FUNCTION/PROCEDURE (SQL-standard bodies).
     let mut depth = 0usize;
+    // Parentheses: `CREATE RULE … DO ALSO (a; b)` keeps its `;` inside.
+    let mut parens = 0usize;
     let mut routine = false;
     let mut words = 0usize;
     fn push<'a>(out: &mut Vec<Statement<'a>>, sql: &'a str, from: usize, to: usize) {
@@ -260,7 +270,15 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
                     _ => i += 1,
                 }
             }
-            b';' if depth == 0 => {
+            b'(' => {
+                parens += 1;
+                i += 1;
+            }
+            b')' => {
+                parens = parens.saturating_sub(1);
+                i += 1;
+            }
+            b';' if depth == 0 && parens == 0 => {
                 push(&mut out, sql, start, i);
                 i += 1;
                 start = i;
@@ -280,7 +298,9 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
                 {
                     routine = true;
                 }
-                if routine {
+                // Inside parentheses BEGIN/END are names (a parameter called `begin`) or
+                // balanced CASE … END expressions.
+                if routine && parens == 0 {
                     if word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case") {
                         depth += 1;
                     } else if word.eq_ignore_ascii_case("end") && depth > 0 {
@@ -293,6 +313,29 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
     }
     push(&mut out, sql, start, b.len());
     out
+}
+
+/// The first top-level statement that starts or ends a transaction (`BEGIN`, `START
+/// TRANSACTION`, `COMMIT`, `END`, `ROLLBACK` but not `ROLLBACK TO`, `ABORT`, `PREPARE
+/// TRANSACTION`): its byte offset and its first word. Such a statement inside a migration
+/// that runs in a transaction would commit part of it.
+pub fn transaction_control(sql: &str) -> Option<(usize, String)> {
+    split(sql).into_iter().find_map(|stmt| {
+        let at = code_start(stmt.text);
+        let mut words = stmt.text[at..]
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase);
+        let first = words.next()?;
+        let second = words.next().unwrap_or_default();
+        let controls = match first.as_str() {
+            "begin" | "start" | "commit" | "end" | "abort" => true,
+            "rollback" => second != "to",
+            "prepare" => second == "transaction",
+            _ => false,
+        };
+        controls.then(|| (stmt.offset + at, first.to_ascii_uppercase()))
+    })
 }
 
 fn is_ident(c: u8) -> bool {
