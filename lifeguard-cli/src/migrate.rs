@@ -387,7 +387,13 @@ fn quote_ident(name: &str) -> String {
 /// `template1` (the target database itself may not exist, and cannot be dropped from).
 fn admin(cfg: &Config) -> Result<Client, String> {
     let mut admin = cfg.clone();
-    admin.dbname("postgres");
+    // Administer from another database than the one being created or dropped.
+    let first = if cfg.get_dbname() == "postgres" {
+        "template1"
+    } else {
+        "postgres"
+    };
+    admin.dbname(first);
     match Client::connect_with(&admin) {
         Ok(c) => Ok(c),
         Err(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
@@ -430,7 +436,9 @@ fn drop_db(cfg: &Config, force: bool) -> Outcome {
     admin
         .batch_execute(&format!("DROP DATABASE {}{with}", quote_ident(name)))
         .map_err(|e| {
-            let hint = if e.code().is_some_and(|c| c.code() == "55006") {
+            let busy = e.code().is_some_and(|c| c.code() == "55006")
+                && e.to_string().contains("other users");
+            let hint = if busy && !force {
                 " (other sessions are using it: pass --force to end them)"
             } else {
                 ""
@@ -453,11 +461,16 @@ pub fn database(cmd: DatabaseCommand) -> Outcome {
         } => {
             let cfg = config(&c)?;
             // Read the migrations first: a bad folder should not cost the database.
-            let (m, _) = with_progress(migrator(&source)?, false);
+            let (m, open) = with_progress(migrator(&source)?, false);
             drop_db(&cfg, force)?;
             create(&cfg)?;
             let client = Client::connect_with(&cfg).map_err(|e| format!("cannot connect: {e}"))?;
-            let steps = m.run(&client).map_err(|e| e.to_string())?;
+            let result = m.run(&client);
+            if open.load(Ordering::Relaxed) {
+                // Ends the `applying … ` line the failure interrupted.
+                println!("failed");
+            }
+            let steps = result.map_err(|e| e.to_string())?;
             println!("applied {} migration(s)", steps.len());
             Ok(true)
         }
