@@ -156,6 +156,18 @@ fn with_progress(m: Migrator, dry_run: bool) -> (Migrator, Arc<AtomicBool>) {
     (m, open)
 }
 
+/// Ends an `applying … ` / `reverting … ` line a failure interrupted, then passes the
+/// result on.
+fn finish(
+    open: &AtomicBool,
+    result: lifeguard::Result<Vec<lifeguard::migrate::Step>>,
+) -> Result<Vec<lifeguard::migrate::Step>, String> {
+    if open.load(Ordering::Relaxed) {
+        println!("failed");
+    }
+    result.map_err(|e| e.to_string())
+}
+
 fn print_progress(p: &Progress<'_>, dry_run: bool) {
     match p {
         Progress::WaitingForLock => {
@@ -204,12 +216,7 @@ pub fn run(cmd: MigrateCommand) -> Outcome {
             let (m, open) = with_progress(migrator(&source)?, dry_run);
             let m = m.target_version(target_version);
             let client = connect(&c)?;
-            let result = m.run(&client);
-            if open.load(Ordering::Relaxed) {
-                // Ends the `applying … ` line the failure interrupted.
-                println!("failed");
-            }
-            let steps = result.map_err(|e| e.to_string())?;
+            let steps = finish(&open, m.run(&client))?;
             match (steps.len(), dry_run) {
                 (0, _) => println!("nothing to apply: the database is up to date"),
                 (n, true) => println!("{n} migration(s) would be applied (dry run)"),
@@ -226,11 +233,7 @@ pub fn run(cmd: MigrateCommand) -> Outcome {
             let (m, open) = with_progress(migrator(&source)?, dry_run);
             let m = m.target_version(target_version);
             let client = connect(&c)?;
-            let result = m.revert(&client);
-            if open.load(Ordering::Relaxed) {
-                println!("failed");
-            }
-            let steps = result.map_err(|e| e.to_string())?;
+            let steps = finish(&open, m.revert(&client))?;
             match (steps.len(), dry_run) {
                 (0, _) => println!("nothing to revert"),
                 (n, true) => println!("{n} migration(s) would be reverted (dry run)"),
@@ -465,12 +468,7 @@ pub fn database(cmd: DatabaseCommand) -> Outcome {
             drop_db(&cfg, force)?;
             create(&cfg)?;
             let client = Client::connect_with(&cfg).map_err(|e| format!("cannot connect: {e}"))?;
-            let result = m.run(&client);
-            if open.load(Ordering::Relaxed) {
-                // Ends the `applying … ` line the failure interrupted.
-                println!("failed");
-            }
-            let steps = result.map_err(|e| e.to_string())?;
+            let steps = finish(&open, m.run(&client))?;
             println!("applied {} migration(s)", steps.len());
             Ok(true)
         }

@@ -10,7 +10,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use super::{Catalog, RelKind, Relation};
+use super::{Catalog, RelColumn, RelKind, Relation};
 
 /// Views referring to views: deeper nesting than this is reported as unknown.
 const MAX_VIEW_DEPTH: usize = 8;
@@ -593,52 +593,30 @@ impl Analyzer<'_> {
     }
 
     fn relation_columns(&mut self, rel: &Relation) -> Option<Vec<Col>> {
+        let cols = |nullable: &dyn Fn(usize, &RelColumn) -> bool| -> Vec<Col> {
+            rel.columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Col {
+                    name: c.name.clone(),
+                    nullable: nullable(i, c),
+                    certain: true,
+                })
+                .collect()
+        };
         match rel.kind {
             RelKind::View | RelKind::MaterializedView => {
-                let derived = self.view(rel.view_definition.as_deref()?);
+                let derived = self
+                    .view(rel.view_definition.as_deref()?)
+                    .filter(|d| d.len() == rel.columns.len());
                 Some(match derived {
-                    Some(d) if d.len() == rel.columns.len() => rel
-                        .columns
-                        .iter()
-                        .zip(d)
-                        .map(|(c, d)| Col {
-                            name: c.name.clone(),
-                            nullable: d.nullable,
-                            certain: true,
-                        })
-                        .collect(),
-                    _ => rel
-                        .columns
-                        .iter()
-                        .map(|c| Col {
-                            name: c.name.clone(),
-                            nullable: true,
-                            certain: true,
-                        })
-                        .collect(),
+                    Some(d) => cols(&|i, _| d[i].nullable),
+                    None => cols(&|_, _| true),
                 })
             }
             // Postgres does not enforce NOT NULL on foreign tables.
-            RelKind::ForeignTable => Some(
-                rel.columns
-                    .iter()
-                    .map(|c| Col {
-                        name: c.name.clone(),
-                        nullable: true,
-                        certain: true,
-                    })
-                    .collect(),
-            ),
-            RelKind::Table | RelKind::PartitionedTable => Some(
-                rel.columns
-                    .iter()
-                    .map(|c| Col {
-                        name: c.name.clone(),
-                        nullable: !c.not_null,
-                        certain: true,
-                    })
-                    .collect(),
-            ),
+            RelKind::ForeignTable => Some(cols(&|_, _| true)),
+            RelKind::Table | RelKind::PartitionedTable => Some(cols(&|_, c| !c.not_null)),
             RelKind::Other => None,
         }
     }
