@@ -299,6 +299,21 @@ impl PendingQuery {
 /// Runs `sql` (possibly several statements) with the simple protocol, returning the last
 /// command tag's row count. Used for `batch_execute` and transaction control.
 pub(crate) fn simple(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Result<Vec<String>> {
+    let (tags, error) = simple_tags(conn, token, sql)?;
+    match error {
+        Some(e) => Err(e),
+        None => Ok(tags),
+    }
+}
+
+/// Runs `;`-separated statements with the simple protocol: the tags of the statements that
+/// completed and the server error that stopped the rest, if any (so a caller can tell which
+/// statement failed without running anything again).
+pub(crate) fn simple_tags(
+    conn: &Arc<Conn>,
+    token: Option<Token>,
+    sql: &str,
+) -> Result<(Vec<String>, Option<Error>)> {
     let (responder, rx) = Responses::channel();
     let seq = conn.send(token, false, Some(responder), |buf| {
         frontend::query(sql, buf).map_err(io("encoding Query"))
@@ -326,8 +341,5 @@ pub(crate) fn simple(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resul
             _ => {}
         }
     }
-    match error {
-        Some(e) => Err(e),
-        None => Ok(tags),
-    }
+    Ok((tags, error))
 }

@@ -530,3 +530,26 @@ fn byte_order_marks_and_parenthesised_semicolons() {
         .get(0);
     assert_eq!(n, 2);
 }
+
+#[test]
+fn a_failing_statement_is_located_without_running_the_file_again() {
+    let db = fresh();
+    let c = connect(&db);
+    // nextval is not undone by the rollback: it counts how often the file ran.
+    let m = files(&[
+        ("1_seq.sql", "CREATE SEQUENCE runs;\n"),
+        (
+            "2_dup.sql",
+            "SELECT nextval('runs');\nCREATE TABLE d (id int PRIMARY KEY);\n\nINSERT INTO d VALUES (1);\nINSERT INTO d VALUES (1);\n",
+        ),
+    ]);
+    let err = m.run(&c).unwrap_err();
+    assert_eq!(err.code().map(|s| s.code()), Some("23505"), "{err}");
+    assert!(err.to_string().contains("`2_dup.sql`, line 5"), "{err}");
+    let runs: i64 = c
+        .query_one("SELECT last_value FROM runs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 1, "the file ran once");
+    assert!(!exists(&c, "d"));
+}

@@ -8,6 +8,7 @@ use super::{error, Migration, Migrator, Progress, Step};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, ErrorPosition, Result};
 use crate::executor::Executor;
+use crate::query::simple_tags;
 use crate::transaction::Transaction;
 
 /// The history table: one row per applied (or, without a transaction, failed) migration:
@@ -243,8 +244,8 @@ pub(super) fn execute(ex: &impl Executor, m: &Migration) -> Result<()> {
 
 /// Runs a migration and `finish` (its history change) in one transaction. The file goes to
 /// the server in one round trip (a seed file of many statements stays fast). A server error
-/// with a position maps straight to a line; one without is located by replaying the file
-/// statement by statement in a transaction that is rolled back.
+/// with a position maps straight to a line; one without is placed at the statement after
+/// the ones the server reported complete — nothing runs twice.
 fn transactional(
     c: &Client,
     m: &Migration,
@@ -264,22 +265,18 @@ fn transactional(
         ));
     }
     let tx = c.transaction()?;
-    if let Err(e) = tx.batch_execute(&m.sql) {
+    let target = tx.__target()?;
+    let (done, error) = simple_tags(&target.client.conn, target.token, &m.sql)?;
+    drop(target);
+    if let Some(e) = error {
         drop(tx);
-        let position = e.as_db_error().and_then(|d| d.position()).cloned();
-        return Err(match position {
-            Some(ErrorPosition::Original(p)) => {
-                failure(m, Some(line_of(&m.sql, char_to_byte(&m.sql, p))), e)
-            }
-            _ if e.as_db_error().is_none() || e.is_closed() => failure(m, None, e),
-            _ => {
-                let replay = c.transaction().map(|tx| execute(&tx, m));
-                match replay {
-                    Ok(Err(located)) => located,
-                    _ => failure(m, None, e),
-                }
-            }
-        });
+        let line = match e.as_db_error().and_then(|d| d.position()) {
+            Some(ErrorPosition::Original(p)) => Some(line_of(&m.sql, char_to_byte(&m.sql, *p))),
+            _ => split(&m.sql)
+                .get(done.len())
+                .map(|stmt| line_of(&m.sql, stmt.offset + code_start(stmt.text))),
+        };
+        return Err(failure(m, line, e));
     }
     finish(&tx)?;
     tx.commit()
