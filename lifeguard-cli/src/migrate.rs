@@ -54,6 +54,9 @@ pub enum MigrateCommand {
         /// List what would be applied without changing the database.
         #[arg(long)]
         dry_run: bool,
+        /// Go on when applied migrations are no longer in the folder (squashed, deleted).
+        #[arg(long)]
+        ignore_missing: bool,
     },
     /// Revert the latest applied migration (with --target-version: every one above it)
     /// using its .down.sql file.
@@ -68,6 +71,15 @@ pub enum MigrateCommand {
         /// List what would be reverted without changing the database.
         #[arg(long)]
         dry_run: bool,
+        /// Go on when applied migrations are no longer in the folder (squashed, deleted).
+        #[arg(long)]
+        ignore_missing: bool,
+    },
+    /// Write a build.rs (or say what to add to yours) so that `lifeguard::migrate!()`
+    /// rebuilds when a migration file is added, not only when one changes.
+    BuildScript {
+        #[command(flatten)]
+        source: SourceArgs,
     },
     /// Show every migration: applied, pending, checksum mismatch, failed, out of order.
     Info {
@@ -207,14 +219,18 @@ pub fn run(cmd: MigrateCommand) -> Outcome {
             source,
             name,
         } => add(&source.source, &name.join(" "), reversible),
+        MigrateCommand::BuildScript { source } => build_script(&source.source),
         MigrateCommand::Run {
             source,
             connect: c,
             target_version,
             dry_run,
+            ignore_missing,
         } => {
             let (m, open) = with_progress(migrator(&source)?, dry_run);
-            let m = m.target_version(target_version);
+            let m = m
+                .target_version(target_version)
+                .ignore_missing(ignore_missing);
             let client = connect(&c)?;
             let steps = finish(&open, m.run(&client))?;
             match (steps.len(), dry_run) {
@@ -229,9 +245,12 @@ pub fn run(cmd: MigrateCommand) -> Outcome {
             connect: c,
             target_version,
             dry_run,
+            ignore_missing,
         } => {
             let (m, open) = with_progress(migrator(&source)?, dry_run);
-            let m = m.target_version(target_version);
+            let m = m
+                .target_version(target_version)
+                .ignore_missing(ignore_missing);
             let client = connect(&c)?;
             let steps = finish(&open, m.revert(&client))?;
             match (steps.len(), dry_run) {
@@ -249,6 +268,33 @@ pub fn run(cmd: MigrateCommand) -> Outcome {
             Ok(true)
         }
     }
+}
+
+/// Writes `build.rs` next to the current directory's Cargo.toml, or, when one exists and
+/// lacks the line, prints the line to add.
+fn build_script(source: &Path) -> Outcome {
+    if !Path::new("Cargo.toml").is_file() {
+        return Err("run this in the crate's folder (no Cargo.toml here)".into());
+    }
+    let line = format!("println!(\"cargo:rerun-if-changed={}\");", source.display());
+    let path = Path::new("build.rs");
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.contains(&line) => {
+            println!("build.rs already reruns when {} changes", source.display());
+        }
+        Ok(_) => {
+            println!("build.rs exists: add this line to its main():\n    {line}");
+        }
+        Err(_) => {
+            let text = format!(
+                "// Rebuild when a migration is added: lifeguard::migrate!() embeds the files.\n\
+                 fn main() {{\n    {line}\n}}\n"
+            );
+            std::fs::write(path, text).map_err(|e| format!("cannot write build.rs: {e}"))?;
+            println!("wrote build.rs");
+        }
+    }
+    Ok(true)
 }
 
 fn print_info(info: &[lifeguard::migrate::MigrationInfo]) {

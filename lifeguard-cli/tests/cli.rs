@@ -381,3 +381,32 @@ fn run_waits_for_another_migrator() {
     assert!(out.contains("holds the migration lock: waiting"), "{out}");
     assert!(out.contains("applying  1 a ... done"), "{out}");
 }
+
+#[test]
+fn ignore_missing_and_build_script() {
+    let s = Scratch::new();
+    s.file("1_a.sql", "CREATE TABLE a (id int);");
+    s.file("2_b.sql", "CREATE TABLE b (id int);");
+    ok(s.run(&["database", "create"]));
+    ok(s.run(&["migrate", "run"]));
+    // Squash the applied 1 away: refused, unless told to go on.
+    std::fs::remove_file(s.dir.join("migrations/1_a.sql")).unwrap();
+    s.file("3_c.sql", "CREATE TABLE c (id int);");
+    let err = fails(s.run(&["migrate", "run"]));
+    assert!(err.contains("missing from the source"), "{err}");
+    let out = ok(s.run(&["migrate", "run", "--ignore-missing"]));
+    assert!(out.contains("applying  3 c ... done"), "{out}");
+
+    // build-script needs a crate, writes build.rs once, then leaves it alone.
+    let err = fails(s.run(&["migrate", "build-script"]));
+    assert!(err.contains("no Cargo.toml"), "{err}");
+    std::fs::write(s.dir.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+    assert!(ok(s.run(&["migrate", "build-script"])).contains("wrote build.rs"));
+    let text = std::fs::read_to_string(s.dir.join("build.rs")).unwrap();
+    assert!(
+        text.contains("println!(\"cargo:rerun-if-changed=migrations\");"),
+        "{text}"
+    );
+    assert!(ok(s.run(&["migrate", "build-script"])).contains("already reruns"));
+    ok(s.run(&["database", "drop"]));
+}

@@ -46,8 +46,9 @@ fn check_set(files: &[(String, i64, u8)]) -> Result<(), String> {
                 ));
             }
         }
-        if *k == 2 && !files.iter().any(|(_, v2, k2)| v2 == v && *k2 == 1) {
-            return Err(format!("`{name}` has no matching `.up.sql` file"));
+        let up = format!("{}.up.sql", name.trim_end_matches(".down.sql"));
+        if *k == 2 && !files.iter().any(|(n2, _, k2)| *n2 == up && *k2 == 1) {
+            return Err(format!("`{name}` has no matching `.up.sql` file (`{up}`)"));
         }
     }
     Ok(())
@@ -267,5 +268,8 @@ mod tests {
         assert!(set(&[("1_a.down.sql", 1, 2)])
             .unwrap_err()
             .contains("no matching"));
+        assert!(set(&[("1_a.up.sql", 1, 1), ("1_b.down.sql", 1, 2)])
+            .unwrap_err()
+            .contains("(`1_b.up.sql`)"));
     }
 }

@@ -356,6 +356,10 @@ fn bad_sources_are_errors() {
             "two migrations have version 1",
         ),
         (vec![("2_a.down.sql", "")], "no matching `.up.sql`"),
+        (
+            vec![("2_a.up.sql", ""), ("2_b.down.sql", "")],
+            "`2_b.down.sql` has no matching `.up.sql` file (`2_b.up.sql`)",
+        ),
     ] {
         let err = Migrator::from_files(bad.iter().map(|(n, s)| (n.to_string(), s.to_string())))
             .unwrap_err();

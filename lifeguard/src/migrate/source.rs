@@ -129,13 +129,15 @@ pub fn build(files: Vec<(Cow<'static, str>, Cow<'static, str>)>) -> Result<Vec<M
         }
     }
     for m in out.iter().filter(|m| m.kind == MigrationKind::Down) {
+        // The pair shares version and description: `1_a.down.sql` goes with `1_a.up.sql`.
+        let up = format!("{}.up.sql", m.file.trim_end_matches(".down.sql"));
         if !out
             .iter()
-            .any(|u| u.version == m.version && u.kind == MigrationKind::Up)
+            .any(|u| u.kind == MigrationKind::Up && u.file == up)
         {
             return Err(Error::new(
                 ErrorKind::Migrate,
-                format!("`{}` has no matching `.up.sql` file", m.file),
+                format!("`{}` has no matching `.up.sql` file (`{up}`)", m.file),
                 None,
             ));
         }
