@@ -102,9 +102,65 @@ impl<'a> TransactionBuilder<'a> {
             client: self.client,
             token,
             savepoint: None,
+            owns_gate: true,
             done: false,
             _pooled: self.pooled,
             _borrow: PhantomData,
+        })
+    }
+}
+
+/// A connection held exclusively outside any transaction, for work that spans several
+/// transactions on one session (the migration runner: its advisory lock belongs to the
+/// session, and other handles' queries must not run between its statements). The gate
+/// opens when it is dropped.
+pub(crate) struct Session {
+    client: Client,
+    token: Token,
+}
+
+impl Session {
+    /// Waits (without a deadline: like a lock, for as long as the current holder needs) for
+    /// the connection's exclusive gate.
+    pub(crate) fn begin(client: &Client) -> Result<Session> {
+        let token = client.conn.acquire_exclusive(None)?;
+        Ok(Session {
+            client: client.clone(),
+            token,
+        })
+    }
+
+    /// Begins a transaction on this session; the gate stays with the session.
+    pub(crate) fn transaction(&self) -> Result<Transaction<'_>> {
+        query::simple(&self.client.conn, Some(self.token), "BEGIN")?;
+        Ok(Transaction {
+            client: self.client.clone(),
+            token: self.token,
+            savepoint: None,
+            owns_gate: false,
+            done: false,
+            _pooled: None,
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The connection.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.client.conn.release_exclusive(self.token);
+    }
+}
+
+impl Executor for Session {
+    fn __target(&self) -> Result<Target<'_>> {
+        Ok(Target {
+            client: Cow::Borrowed(&self.client),
+            token: Some(self.token),
         })
     }
 }
@@ -115,6 +171,8 @@ pub struct Transaction<'a> {
     client: Client,
     token: Token,
     savepoint: Option<String>,
+    // False for savepoints and for transactions of a `Session`, whose gate outlives them.
+    owns_gate: bool,
     done: bool,
     // Keeps a pooled connection checked out until the transaction is over; dropped after
     // `Drop::drop` has rolled back and released the gate.
@@ -164,6 +222,7 @@ impl<'a> Transaction<'a> {
             client: self.client.clone(),
             token: self.token,
             savepoint: Some(quoted),
+            owns_gate: false,
             done: false,
             _pooled: None,
             _borrow: PhantomData,
@@ -209,7 +268,7 @@ impl Drop for Transaction<'_> {
                             .map_err(|e| Error::io("encoding ROLLBACK", e))
                     });
         }
-        if self.savepoint.is_none() {
+        if self.owns_gate {
             self.client.conn.release_exclusive(self.token);
         }
     }

@@ -82,3 +82,49 @@ fn a_failing_fixture_names_its_line() {
         .unwrap_err();
     assert!(err.to_string().contains("`bad.sql`, line 2"), "{err}");
 }
+
+// Run only as a child process of the test below, which checks what it leaves behind.
+#[lifeguard::test(migrations = false)]
+#[ignore = "a deliberately failing body, run by the_database_is_dropped_after_a_panicking_body"]
+fn panicking_body_for_the_drop_check(pool: &Pool) {
+    if std::env::var_os("LIFEGUARD_PANIC_CHILD").is_none() {
+        return;
+    }
+    let name: String = pool
+        .query_one("SELECT current_database()::text", &[])
+        .unwrap()
+        .get(0);
+    println!("LG_TEST_DB={name}");
+    panic!("the body fails on purpose");
+}
+
+#[test]
+fn the_database_is_dropped_after_a_panicking_body() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "fixture::panicking_body_for_the_drop_check",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LIFEGUARD_PANIC_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "the child test must fail: {stdout}");
+    let name = stdout
+        .lines()
+        .find_map(|l| l.split("LG_TEST_DB=").nth(1))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no database name in the child's output: {stdout}"));
+    let admin = Client::connect(&lifeguard::testing::database_url().unwrap()).unwrap();
+    let left: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "{name} outlived the failed test");
+}

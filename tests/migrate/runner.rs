@@ -557,3 +557,112 @@ fn a_failing_statement_is_located_without_running_the_file_again() {
     assert_eq!(runs, 1, "the file ran once");
     assert!(!exists(&c, "d"));
 }
+
+#[test]
+fn runs_through_one_shared_client_take_turns() {
+    // Advisory locks are re-entrant within a session, so two runs over the clones of one
+    // `Client` are kept apart by the connection's exclusive gate, not by the lock.
+    let db = fresh();
+    let c = connect(&db);
+    let m = files(&[
+        ("1_runs.sql", "CREATE TABLE runs (version int);"),
+        (
+            "2_slow.sql",
+            "SELECT pg_sleep(0.3);\nINSERT INTO runs VALUES (2);",
+        ),
+    ]);
+    let start = Arc::new(Barrier::new(3));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (m, c, start) = (m.clone(), c.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                m.run(&c).map(|steps| steps.len())
+            })
+        })
+        .collect();
+    // A third user of the same connection, whose query must not land inside a migration.
+    start.wait();
+    let during: i64 = c.query_one("SELECT 1::int8", &[]).unwrap().get(0);
+    assert_eq!(during, 1);
+    let done: Vec<usize> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().expect("both runs succeed"))
+        .collect();
+    assert_eq!(done.iter().sum::<usize>(), 2, "{done:?}");
+    let runs: i64 = c
+        .query_one("SELECT count(*) FROM runs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 1, "the slow migration ran once");
+    assert_eq!(advisory_locks(&c), 0);
+}
+
+#[test]
+fn a_waiting_migrator_outlasts_its_query_timeout() {
+    let db = fresh();
+    let holder = connect(&db);
+    let mut config = db.config().clone();
+    config.query_timeout(Some(std::time::Duration::from_millis(200)));
+    let m = files(&[(
+        "1_slow.sql",
+        "SELECT pg_sleep(1);\nCREATE TABLE slow (id int);",
+    )]);
+    let (m2, started) = (m.clone(), Arc::new(Barrier::new(2)));
+    let gate = started.clone();
+    let first = std::thread::spawn(move || {
+        let m2 = m2.on_progress(move |p| {
+            if matches!(p, Progress::Applying(_)) {
+                gate.wait();
+            }
+        });
+        m2.run(&holder).map(|s| s.len())
+    });
+    started.wait();
+    // The lock is held for a second, five times this client's query_timeout.
+    let waiter = lifeguard::Client::connect_with(&config).unwrap();
+    let steps = m
+        .run(&waiter)
+        .expect("waits for the lock instead of timing out");
+    assert_eq!(first.join().unwrap().unwrap(), 1);
+    assert!(steps.is_empty(), "the first migrator applied it");
+    assert!(exists(&waiter, "slow"));
+    assert_eq!(advisory_locks(&waiter), 0);
+}
+
+#[test]
+fn lock_is_released_when_a_progress_callback_panics() {
+    let db = fresh();
+    let pool = Pool::builder(db.config()).max_size(1).build().unwrap();
+    let m = files(&[("1_a.sql", "CREATE TABLE a (id int);")]).on_progress(|p| {
+        if matches!(p, Progress::Applied(..)) {
+            panic!("progress callback fails");
+        }
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.run(&pool)));
+    assert!(caught.is_err());
+    // The pool's only connection went back without the lock, and the migration committed.
+    assert_eq!(advisory_locks(&pool), 0);
+    assert_eq!(history(&pool), [(1, true)]);
+    let more = files(&[
+        ("1_a.sql", "CREATE TABLE a (id int);"),
+        ("2_b.sql", "SELECT 1;"),
+    ]);
+    assert_eq!(more.run(&pool).unwrap().len(), 1);
+}
+
+#[test]
+fn lock_is_released_after_a_failed_revert() {
+    let db = fresh();
+    let pool = Pool::builder(db.config()).max_size(1).build().unwrap();
+    let m = files(&[
+        ("1_a.up.sql", "CREATE TABLE a (id int);"),
+        ("1_a.down.sql", "DROP TABLE a;\nDROP TABLE not_there;"),
+    ]);
+    m.run(&pool).unwrap();
+    let err = m.revert(&pool).unwrap_err();
+    assert!(err.to_string().contains("`1_a.down.sql`, line 2"), "{err}");
+    assert_eq!(advisory_locks(&pool), 0);
+    assert!(exists(&pool, "a"), "the failed revert rolled back");
+    assert_eq!(history(&pool), [(1, true)]);
+}

@@ -40,6 +40,7 @@ use std::time::Duration;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{Pool, PooledConnection};
+use crate::transaction::Session;
 
 mod runner;
 pub mod source;
@@ -227,18 +228,18 @@ impl Migrator {
 
     /// Applies the pending migrations (up to the target version, if set) and returns them.
     pub fn run(&self, db: &impl MigrationTarget) -> Result<Vec<Step>> {
-        db.__with_client(&mut |c| runner::run(self, c))
+        db.__with_client(&mut |c| runner::run(self, &Session::begin(c)?))
     }
 
     /// Reverts the latest applied migration, or with a target version every applied
     /// migration above it, newest first, using the `.down.sql` files.
     pub fn revert(&self, db: &impl MigrationTarget) -> Result<Vec<Step>> {
-        db.__with_client(&mut |c| runner::revert(self, c))
+        db.__with_client(&mut |c| runner::revert(self, &Session::begin(c)?))
     }
 
     /// The status of every migration, in the source or in the history table.
     pub fn info(&self, db: &impl MigrationTarget) -> Result<Vec<MigrationInfo>> {
-        db.__with_client(&mut |c| runner::info(self, c))
+        db.__with_client(&mut |c| runner::info(self, &Session::begin(c)?))
     }
 
     pub(crate) fn report(&self, p: Progress<'_>) {
@@ -261,7 +262,10 @@ impl Migrator {
 }
 
 /// Where migrations run: a [`Pool`] (one connection is checked out for the whole run, since
-/// the advisory lock belongs to a session), a [`Client`] or a [`PooledConnection`].
+/// the advisory lock belongs to a session), a [`Client`] or a [`PooledConnection`]. A run,
+/// revert or info holds its connection exclusively, as a transaction does: the other handles
+/// of a shared `Client` wait, so their queries never land between a migration's statements
+/// and two runs through one `Client` take turns.
 pub trait MigrationTarget {
     #[doc(hidden)]
     fn __with_client<T>(&self, f: &mut dyn FnMut(&Client) -> Result<T>) -> Result<T>;

@@ -5,11 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::source::{char_to_byte, code_start, line_of, split, transaction_control};
 use super::{error, Migration, Migrator, Progress, Step};
-use crate::client::Client;
 use crate::error::{Error, ErrorKind, ErrorPosition, Result};
 use crate::executor::Executor;
 use crate::query::simple_tags;
-use crate::transaction::Transaction;
+use crate::transaction::{Session, Transaction};
 
 /// The history table: one row per applied (or, without a transaction, failed) migration:
 /// `version bigint` (primary key), `description text`, `installed_on timestamptz`,
@@ -28,7 +27,7 @@ struct History {
 }
 
 impl History {
-    fn locate(c: &Client) -> Result<History> {
+    fn locate(c: &Session) -> Result<History> {
         let schema: String = c
             .query_one(
                 "SELECT coalesce(\
@@ -45,7 +44,7 @@ impl History {
         })
     }
 
-    fn create(&self, c: &Client) -> Result<()> {
+    fn create(&self, c: &Session) -> Result<()> {
         c.batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS {} (
                 version bigint PRIMARY KEY,
@@ -62,7 +61,7 @@ impl History {
 
 /// Ends what a migration did to the session (`SET search_path`, `SET statement_timeout`…),
 /// so the next migration and the connection's later users start from the defaults.
-fn reset_session(c: &Client) {
+fn reset_session(c: &Session) {
     let _ = c.batch_execute("RESET ALL");
 }
 
@@ -125,40 +124,62 @@ struct Row {
 
 /// Holds the advisory lock; releases it when dropped, whatever happened meanwhile.
 struct LockGuard<'a> {
-    client: &'a Client,
+    session: &'a Session,
 }
 
+/// How long a waiting migrator sleeps between tries at most.
+const LOCK_POLL_MAX: Duration = Duration::from_millis(200);
+
 impl<'a> LockGuard<'a> {
-    fn acquire(m: &Migrator, client: &'a Client) -> Result<LockGuard<'a>> {
-        let taken: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
-            .map_err(|e| e.context("taking the migration lock"))?
-            .get(0);
-        if !taken {
-            // Say why nothing happens while another instance migrates.
-            m.report(Progress::WaitingForLock);
-            client
-                .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
-                .map_err(|e| e.context("waiting for the migration lock"))?;
+    /// Takes the lock, retrying `pg_try_advisory_lock` until the holder lets go. A blocking
+    /// `pg_advisory_lock` would run into `query_timeout` while another instance migrates,
+    /// and a lock the server grants just as that timeout cancels the wait would be held
+    /// with nothing to release it; each try here either takes the lock or does not.
+    fn acquire(m: &Migrator, session: &'a Session) -> Result<LockGuard<'a>> {
+        let mut pause = Duration::from_millis(5);
+        let mut reported = false;
+        loop {
+            let taken: bool = session
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&LOCK_KEY])
+                .map_err(|e| e.context("taking the migration lock"))?
+                .get(0);
+            if taken {
+                return Ok(LockGuard { session });
+            }
+            if !reported {
+                // Say why nothing happens while another instance migrates.
+                m.report(Progress::WaitingForLock);
+                reported = true;
+            }
+            may::coroutine::sleep(pause);
+            pause = (pause * 2).min(LOCK_POLL_MAX);
         }
-        Ok(LockGuard { client })
     }
 }
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
         let unlock = "SELECT pg_advisory_unlock($1)";
-        if self.client.execute(unlock, &[&LOCK_KEY]).is_err() && !self.client.is_closed() {
-            // A migration may have left a failed transaction open (a no-transaction file
-            // with its own BEGIN): end it so the unlock can run. A closed connection has
-            // lost the lock already.
-            let _ = self.client.batch_execute("ROLLBACK");
-            let _ = self.client.execute(unlock, &[&LOCK_KEY]);
+        let s = self.session;
+        if s.execute(unlock, &[&LOCK_KEY]).is_ok() || s.client().is_closed() {
+            // Released, or gone with the closed session.
+            return;
+        }
+        // A migration may have left a failed transaction open (a no-transaction file with
+        // its own BEGIN): end it so the unlock can run.
+        let _ = s.batch_execute("ROLLBACK");
+        if s.execute(unlock, &[&LOCK_KEY]).is_err() {
+            // A session that still holds the lock must not go back to a pool, or every
+            // later migrator waits forever: ending it releases the lock on the server.
+            s.client().conn.close(
+                "closed after the migration lock could not be released".into(),
+                None,
+            );
         }
     }
 }
 
-fn history(c: &Client, h: &History) -> Result<BTreeMap<i64, Row>> {
+fn history(c: &Session, h: &History) -> Result<BTreeMap<i64, Row>> {
     let mut map = BTreeMap::new();
     let exists: bool = c
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&h.table])?
@@ -247,7 +268,7 @@ pub(super) fn execute(ex: &impl Executor, m: &Migration) -> Result<()> {
 /// with a position maps straight to a line; one without is placed at the statement after
 /// the ones the server reported complete — nothing runs twice.
 fn transactional(
-    c: &Client,
+    c: &Session,
     m: &Migration,
     finish: impl FnOnce(&Transaction<'_>) -> Result<()>,
 ) -> Result<()> {
@@ -313,7 +334,7 @@ fn record(
     Ok(())
 }
 
-fn apply(c: &Client, h: &History, m: &Migration) -> Result<Duration> {
+fn apply(c: &Session, h: &History, m: &Migration) -> Result<Duration> {
     let start = Instant::now();
     if m.no_transaction {
         // Recorded as failed before it starts: if the process dies half-way, the row
@@ -340,7 +361,7 @@ fn apply(c: &Client, h: &History, m: &Migration) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
+pub(super) fn run(m: &Migrator, c: &Session) -> Result<Vec<Step>> {
     let _lock = LockGuard::acquire(m, c)?;
     let h = History::locate(c)?;
     if !m.dry_run {
@@ -381,7 +402,7 @@ pub(super) fn run(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
-pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
+pub(super) fn revert(m: &Migrator, c: &Session) -> Result<Vec<Step>> {
     let _lock = LockGuard::acquire(m, c)?;
     let h = History::locate(c)?;
     let applied = history(c, &h)?;
@@ -435,7 +456,7 @@ pub(super) fn revert(m: &Migrator, c: &Client) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
-pub(super) fn info(m: &Migrator, c: &Client) -> Result<Vec<MigrationInfo>> {
+pub(super) fn info(m: &Migrator, c: &Session) -> Result<Vec<MigrationInfo>> {
     let h = History::locate(c)?;
     let applied = history(c, &h)?;
     let latest = applied.keys().next_back().copied();
