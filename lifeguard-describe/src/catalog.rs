@@ -35,8 +35,10 @@ const REL_SQL: &str = "SELECT c.oid::int8::text, n.nspname, c.relname, c.relkind
      CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ";
 
-const COLS_SQL: &str = "SELECT attname, attnum::text, attnotnull::text FROM pg_attribute \
-     WHERE attrelid = $1::int8::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
+const COLS_SQL: &str = "SELECT a.attname, a.attnum::text, a.attnotnull::text, \
+     (t.typcategory IS DISTINCT FROM 'R')::text \
+     FROM pg_attribute a LEFT JOIN pg_type t ON t.oid = a.atttypid \
+     WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
 impl<'c> PgCatalog<'c> {
     pub fn new(conn: &'c mut DescribeConn) -> PgCatalog<'c> {
@@ -116,6 +118,7 @@ impl<'c> PgCatalog<'c> {
                     name: c.first()?.clone()?,
                     attnum: c.get(1)?.as_deref()?.parse().ok()?,
                     not_null: c.get(2)?.as_deref()? == "true",
+                    maybe_range: c.get(3)?.as_deref()? != "true",
                 })
             })
             .collect();
@@ -156,7 +159,7 @@ impl Catalog for PgCatalog<'_> {
             self.cached("to_regclass($1)", qualified)
         };
         lookup(name).or_else(|| {
-            let lower = name.to_lowercase();
+            let lower = name.to_ascii_lowercase();
             (lower != name).then(|| lookup(&lower)).flatten()
         })
     }

@@ -11,6 +11,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::{Catalog, RelColumn, RelKind, Relation};
+use sqlparser::ast::Expr;
 
 /// Views referring to views: deeper nesting than this is reported as unknown.
 const MAX_VIEW_DEPTH: usize = 8;
@@ -23,6 +24,24 @@ pub(super) struct Col {
     /// The name is the one Postgres reports (a column reference, an alias, a catalog
     /// name), so it can be checked against RowDescription.
     pub certain: bool,
+    /// The table column (`pg_class.oid`, `attnum`) a plain column reference reads, as the
+    /// server reports it in RowDescription: a second check that columns line up.
+    pub origin: Option<(u32, i16)>,
+    /// The value may be a range or multirange (whose `lower`/`upper` can be NULL).
+    pub maybe_range: bool,
+}
+
+impl Col {
+    /// A column about which nothing but the name and nullability is known.
+    pub fn computed(name: String, nullable: bool, certain: bool) -> Col {
+        Col {
+            name,
+            nullable,
+            certain,
+            origin: None,
+            maybe_range: true,
+        }
+    }
 }
 
 /// One FROM item visible under `alias`. `cols` is `None` when its columns are unknown
@@ -114,16 +133,16 @@ pub(super) struct Cx<'a, 'b> {
 impl<'b> Cx<'_, 'b> {
     /// Nullability of a column reference, `None` when it cannot be resolved.
     pub fn column(&self, parts: &[Ident]) -> Option<bool> {
-        let (nullable, level) = self.resolve(parts)?;
+        let (col, level) = self.resolve(parts)?;
         // Grouping sets null out the owning SELECT's columns, except inside that SELECT's
         // own aggregates.
         let own_aggregate =
             self.in_aggregate && self.grouping == Grouping::Sets && level + 1 == self.scopes.len();
-        Some(nullable || (self.scopes[level].grouping_sets && !own_aggregate))
+        Some(col.nullable || (self.scopes[level].grouping_sets && !own_aggregate))
     }
 
-    /// A column reference's nullability and the index of the scope it resolved in.
-    fn resolve(&self, parts: &[Ident]) -> Option<(bool, usize)> {
+    /// The column a reference resolves to and the index of the scope it resolved in.
+    pub fn resolve(&self, parts: &[Ident]) -> Option<(&'b Col, usize)> {
         let names: Vec<String> = parts.iter().map(norm).collect();
         match names.as_slice() {
             [col] => {
@@ -134,7 +153,7 @@ impl<'b> Cx<'_, 'b> {
                     };
                     let mut hits = star.iter().filter(|c| &c.name == col);
                     match (hits.next(), hits.next()) {
-                        (Some(c), None) => return Some((c.nullable, level)),
+                        (Some(c), None) => return Some((c, level)),
                         (Some(_), Some(_)) => return None,
                         _ => {}
                     }
@@ -149,9 +168,7 @@ impl<'b> Cx<'_, 'b> {
                     .rev()
                     .find_map(|(level, s)| s.rel(rel).map(|r| (level, r)))?;
                 let cols = rel.cols.as_ref()?;
-                cols.iter()
-                    .find(|c| &c.name == col)
-                    .map(|c| (c.nullable, level))
+                cols.iter().find(|c| &c.name == col).map(|c| (c, level))
             }
             [] => None,
         }
@@ -167,11 +184,12 @@ impl<'b> Cx<'_, 'b> {
     }
 }
 
-/// An identifier as Postgres sees it: unquoted names fold to lower case.
+/// An identifier as Postgres sees it: unquoted names fold to lower case, ASCII letters only
+/// (Postgres leaves multi-byte UTF-8 letters as written).
 pub(super) fn norm(id: &Ident) -> String {
     match id.quote_style {
         Some(_) => id.value.clone(),
-        None => id.value.to_lowercase(),
+        None => id.value.to_ascii_lowercase(),
     }
 }
 
@@ -180,7 +198,7 @@ fn name_parts(name: &ObjectName) -> Vec<String> {
         .iter()
         .map(|p| match p {
             ObjectNamePart::Identifier(id) => norm(id),
-            ObjectNamePart::Function(f) => f.name.value.to_lowercase(),
+            ObjectNamePart::Function(f) => f.name.value.to_ascii_lowercase(),
         })
         .collect()
 }
@@ -328,9 +346,11 @@ impl Analyzer<'_> {
                 .iter()
                 .zip(&next)
                 .map(|(g, n)| Col {
-                    name: g.name.clone(),
                     nullable: g.nullable || n.nullable,
-                    certain: g.certain,
+                    maybe_range: g.maybe_range || n.maybe_range,
+                    // Where the server reports an origin for a recursive CTE is not relied on.
+                    origin: None,
+                    ..g.clone()
                 })
                 .collect();
             if merged == guess {
@@ -364,8 +384,10 @@ impl Analyzer<'_> {
                         .zip(right)
                         .map(|(l, r)| Col {
                             nullable: combine(l.nullable, r.nullable),
+                            maybe_range: l.maybe_range || r.maybe_range,
                             name: l.name,
                             certain: l.certain,
+                            origin: None,
                         })
                         .collect(),
                 )
@@ -379,9 +401,8 @@ impl Analyzer<'_> {
                 let width = values.rows.first()?.content.len();
                 let mut cols: Vec<Col> = (1..=width)
                     .map(|i| Col {
-                        name: format!("column{i}"),
-                        nullable: false,
-                        certain: true,
+                        maybe_range: false,
+                        ..Col::computed(format!("column{i}"), false, true)
                     })
                     .collect();
                 for row in &values.rows {
@@ -390,6 +411,7 @@ impl Analyzer<'_> {
                     }
                     for (col, e) in cols.iter_mut().zip(&row.content) {
                         col.nullable |= self.expr(e, &cx);
+                        col.maybe_range |= super::exprs::maybe_range(e, &cx);
                     }
                 }
                 Some(cols)
@@ -405,17 +427,12 @@ impl Analyzer<'_> {
             GroupByExpr::Expressions(exprs, modifiers) => {
                 let sets = !modifiers.is_empty()
                     || exprs.iter().any(|e| {
-                        matches!(
-                            e,
-                            sqlparser::ast::Expr::Rollup(_)
-                                | sqlparser::ast::Expr::Cube(_)
-                                | sqlparser::ast::Expr::GroupingSets(_)
-                        )
+                        matches!(e, Expr::Rollup(_) | Expr::Cube(_) | Expr::GroupingSets(_))
                     });
                 // `GROUP BY ()` is the grand total: one row even over no input.
                 let grand_total = exprs
                     .iter()
-                    .any(|e| matches!(e, sqlparser::ast::Expr::Tuple(t) if t.is_empty()));
+                    .any(|e| matches!(e, Expr::Tuple(t) if t.is_empty()));
                 match (sets, exprs.is_empty() || grand_total) {
                     (true, _) => Grouping::Sets,
                     (false, true) => Grouping::None,
@@ -439,27 +456,19 @@ impl Analyzer<'_> {
         let sets = cx.grouping == Grouping::Sets;
         let mut out = Vec::new();
         for item in items {
-            match item {
-                SelectItem::UnnamedExpr(e) => out.push(Col {
-                    name: super::exprs::output_name(e),
-                    nullable: self.expr(e, cx),
-                    certain: matches!(
-                        e,
-                        sqlparser::ast::Expr::Identifier(_)
-                            | sqlparser::ast::Expr::CompoundIdentifier(_)
-                    ),
-                }),
-                SelectItem::ExprWithAlias { expr, alias } => out.push(Col {
-                    name: norm(alias),
-                    nullable: self.expr(expr, cx),
-                    certain: true,
-                }),
+            let (expr, name, certain) = match item {
+                SelectItem::UnnamedExpr(e) => (
+                    e,
+                    super::exprs::output_name(e),
+                    matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)),
+                ),
+                SelectItem::ExprWithAlias { expr, alias } => (expr, norm(alias), true),
                 SelectItem::Wildcard(_) => {
                     out.extend(scope.star.as_ref()?.iter().map(|c| Col {
-                        name: c.name.clone(),
                         nullable: c.nullable || sets,
-                        certain: c.certain,
+                        ..c.clone()
                     }));
+                    continue;
                 }
                 SelectItem::QualifiedWildcard(
                     SelectItemQualifiedWildcardKind::ObjectName(n),
@@ -468,13 +477,30 @@ impl Analyzer<'_> {
                     let alias = name_parts(n).pop()?;
                     let rel = cx.scopes.iter().rev().find_map(|s| s.rel(&alias))?;
                     out.extend(rel.cols.as_ref()?.iter().map(|c| Col {
-                        name: c.name.clone(),
                         nullable: c.nullable || sets,
-                        certain: c.certain,
+                        ..c.clone()
                     }));
+                    continue;
                 }
                 _ => return None,
-            }
+            };
+            // Under ROLLUP / CUBE / GROUPING SETS any grouping key — a column, an
+            // expression, a constant named by its alias or position, an outer column — is
+            // NULL in the rows that aggregate it away. Only an aggregate (or GROUPING())
+            // itself is never nulled that way.
+            let nullable = self.expr(expr, cx) || (sets && !super::exprs::is_aggregate(expr));
+            let resolved = match expr {
+                Expr::Identifier(id) => cx.resolve(std::slice::from_ref(id)),
+                Expr::CompoundIdentifier(ids) => cx.resolve(ids),
+                _ => None,
+            };
+            out.push(Col {
+                name,
+                nullable,
+                certain,
+                origin: resolved.and_then(|(c, _)| c.origin),
+                maybe_range: super::exprs::maybe_range(expr, cx),
+            });
         }
         Some(out)
     }
@@ -601,11 +627,16 @@ impl Analyzer<'_> {
                     name: c.name.clone(),
                     nullable: nullable(i, c),
                     certain: true,
+                    origin: Some((rel.oid, c.attnum)),
+                    maybe_range: c.maybe_range,
                 })
                 .collect()
         };
         match rel.kind {
-            RelKind::View | RelKind::MaterializedView => {
+            // A materialized view holds the rows of its last refresh, which may predate a
+            // NOT NULL constraint its definition now relies on.
+            RelKind::MaterializedView => Some(cols(&|_, _| true)),
+            RelKind::View => {
                 let derived = self
                     .view(rel.view_definition.as_deref()?)
                     .filter(|d| d.len() == rel.columns.len());
@@ -716,11 +747,7 @@ fn joined(mut left: Scope, mut right: Scope, join: &Join) -> Scope {
                 // FULL JOIN: COALESCE(left, right), either of which may be missing.
                 (true, true) => l || r,
             };
-            Col {
-                name: name.clone(),
-                nullable,
-                certain: true,
-            }
+            Col::computed(name.clone(), nullable, true)
         })
         .collect();
     if left_nullable {

@@ -2,7 +2,8 @@
 //! refers to. Functions and operators not listed here are assumed able to return NULL.
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Value,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, TypedString,
+    Value,
 };
 
 use super::analyze::{norm, Analyzer, Cx, Grouping};
@@ -112,9 +113,10 @@ const NEVER_NULL: &[&str] = &[
 
 /// Functions that yield a value whenever all their arguments are values (strict functions
 /// that do not return NULL for non-NULL input).
+///
+/// `lower` and `upper` are not here: on a range they are NULL for an empty or unbounded
+/// one, so they are trusted only on arguments known not to be ranges ([`maybe_range`]).
 const STRICT_NON_NULL: &[&str] = &[
-    "lower",
-    "upper",
     "initcap",
     "length",
     "char_length",
@@ -424,7 +426,8 @@ fn any_of<'e>(a: &mut Analyzer, cx: &Cx, es: impl IntoIterator<Item = Option<&'e
     es.into_iter().flatten().any(|e| nullable(a, e, cx))
 }
 
-/// Operators that yield a value whenever both operands are values.
+/// Operators that yield a value whenever both operands are values. (`#` is not: on two
+/// boxes or line segments it is their intersection, NULL when there is none.)
 fn strict_operator(op: &BinaryOperator) -> bool {
     use BinaryOperator as B;
     matches!(
@@ -445,8 +448,6 @@ fn strict_operator(op: &BinaryOperator) -> bool {
             | B::Or
             | B::BitwiseOr
             | B::BitwiseAnd
-            | B::BitwiseXor
-            | B::PGBitwiseXor
             | B::PGBitwiseShiftLeft
             | B::PGBitwiseShiftRight
             | B::PGExp
@@ -475,7 +476,7 @@ fn function_name(f: &Function) -> Option<String> {
         .iter()
         .map(|p| match p {
             sqlparser::ast::ObjectNamePart::Identifier(id) => norm(id),
-            sqlparser::ast::ObjectNamePart::Function(f) => f.name.value.to_lowercase(),
+            sqlparser::ast::ObjectNamePart::Function(f) => f.name.value.to_ascii_lowercase(),
         })
         .collect();
     match parts.as_slice() {
@@ -539,6 +540,9 @@ fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
         return !list(GROUP_AGGREGATES_NON_NULL_ON_NON_NULL_INPUT, &name) || args_nullable;
     }
     match name.as_str() {
+        "lower" | "upper" => args
+            .iter()
+            .any(|e| nullable(a, e, cx) || maybe_range(e, cx)),
         // NULL only when every argument is NULL.
         "coalesce" | "greatest" | "least" => args.iter().all(|e| nullable(a, e, cx)),
         "concat_ws" => args.first().is_none_or(|e| nullable(a, e, cx)),
@@ -559,5 +563,73 @@ pub(super) fn output_name(e: &Expr) -> String {
         Expr::Exists { .. } => "exists".into(),
         Expr::Array(_) => "array".into(),
         _ => "?column?".into(),
+    }
+}
+
+/// Functions whose result is a string (never a range), whatever their arguments.
+const STRING_RESULT: &[&str] = &[
+    "lower",
+    "upper",
+    "initcap",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "replace",
+    "translate",
+    "left",
+    "right",
+    "lpad",
+    "rpad",
+    "repeat",
+    "reverse",
+    "split_part",
+    "md5",
+    "concat",
+    "concat_ws",
+    "format",
+    "to_char",
+    "quote_ident",
+    "quote_literal",
+    "regexp_replace",
+    "chr",
+];
+
+/// Whether `e` may be a range or multirange (`true` when unsure).
+pub(super) fn maybe_range(e: &Expr, cx: &Cx) -> bool {
+    use sqlparser::ast::DataType as T;
+    match e {
+        Expr::Identifier(id) => cx
+            .resolve(std::slice::from_ref(id))
+            .is_none_or(|(c, _)| c.maybe_range),
+        Expr::CompoundIdentifier(ids) => cx.resolve(ids).is_none_or(|(c, _)| c.maybe_range),
+        // A literal of no stated type resolves as a string where one is accepted.
+        Expr::Value(v) => matches!(v.value, Value::Placeholder(_)),
+        Expr::Nested(inner) => maybe_range(inner, cx),
+        // A user-defined type or one the parser does not know could be a range.
+        Expr::Cast { data_type, .. } | Expr::TypedString(TypedString { data_type, .. }) => {
+            matches!(data_type, T::Custom(..) | T::Unspecified)
+        }
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::StringConcat,
+            right,
+        } => maybe_range(left, cx) || maybe_range(right, cx),
+        Expr::Function(f) if f.over.is_none() => {
+            !function_name(f).is_some_and(|n| list(STRING_RESULT, &n))
+        }
+        Expr::Substring { .. } | Expr::Trim { .. } | Expr::Overlay { .. } => false,
+        _ => true,
+    }
+}
+
+/// Whether `e` is an aggregate call (or `GROUPING(…)`), maybe cast: a value that ROLLUP,
+/// CUBE and GROUPING SETS do not null out.
+pub(super) fn is_aggregate(e: &Expr) -> bool {
+    match e {
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => is_aggregate(expr),
+        Expr::Function(f) if f.over.is_none() => {
+            function_name(f).is_some_and(|n| n == "grouping" || list(AGGREGATES, &n))
+        }
+        _ => false,
     }
 }

@@ -64,6 +64,8 @@ pub struct RelColumn {
     pub attnum: i16,
     /// `pg_attribute.attnotnull` (a NOT NULL constraint; domain constraints do not count).
     pub not_null: bool,
+    /// Its type is a range or multirange (`pg_type.typcategory = 'R'`, domains included).
+    pub maybe_range: bool,
 }
 
 /// One result column as the server described it (RowDescription).
@@ -89,13 +91,17 @@ pub fn infer(sql: &str, columns: &[OutputColumn], catalog: &dyn Catalog) -> Vec<
     let Some(derived) = analyze::statement_columns(sql, catalog) else {
         return all_nullable;
     };
-    // The derived list must line up with the server's, by count and by every name the
-    // analysis is sure of; otherwise a nullable column could be paired with another's answer.
+    // The derived list must line up with the server's, by count, by every name the
+    // analysis is sure of and by every table column both sides name as a column's origin;
+    // otherwise a nullable column could be paired with another's answer.
     let lined_up = derived.len() == columns.len()
-        && derived
-            .iter()
-            .zip(columns)
-            .all(|(d, c)| !d.certain || same_name(&d.name, &c.name));
+        && derived.iter().zip(columns).all(|(d, c)| {
+            (!d.certain || same_name(&d.name, &c.name))
+                && match d.origin {
+                    Some(origin) if c.table_oid != 0 => origin == (c.table_oid, c.column_id),
+                    _ => true,
+                }
+        });
     if !lined_up {
         return all_nullable;
     }

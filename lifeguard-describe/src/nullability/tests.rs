@@ -19,6 +19,7 @@ fn table(oid: u32, name: &str, cols: &[(&str, bool)]) -> Relation {
                 name: n.into(),
                 attnum: i as i16 + 1,
                 not_null,
+                maybe_range: false,
             })
             .collect(),
         view_definition: None,
@@ -68,6 +69,14 @@ impl Catalog for Fake {
                 rel
             }
             "loop_b" => view(7, "loop_b", &["x"], "SELECT x FROM loop_a;"),
+            // `during` is a NOT NULL daterange.
+            "booking" => {
+                let mut rel = table(9, "booking", &[("id", true), ("during", true)]);
+                rel.columns[1].maybe_range = true;
+                rel
+            }
+            "Émail" => table(10, "Émail", &[("x", true)]),
+            "émail" => table(11, "émail", &[("x", false)]),
             _ => return None,
         })
     }
@@ -408,4 +417,90 @@ fn unknowns_are_nullable_and_never_panic() {
     let long = "x".repeat(70);
     let sql = format!("SELECT id AS {long} FROM author");
     assert_eq!(infer(&sql, &named(&[&long[..63]]), &Fake), [false]);
+}
+
+#[test]
+fn lower_and_upper_of_ranges_may_be_null() {
+    // An empty or unbounded range has no lower / upper bound.
+    check("SELECT lower(during), upper(during) FROM booking", "YY");
+    check("SELECT lower(b.during) FROM booking b", "Y");
+    check(
+        "SELECT lower(d) FROM (SELECT during AS d FROM booking) s",
+        "Y",
+    );
+    check(
+        "SELECT upper(x) FROM (SELECT during AS x FROM booking UNION SELECT during FROM booking) u",
+        "Y",
+    );
+    check(
+        "SELECT lower(x::daterange) FROM (VALUES ('[2020-01-01,)')) v(x)",
+        "Y",
+    );
+    // Strings stay strings.
+    check(
+        "SELECT lower(name), upper(name || 'x'), lower('A'), upper(title::text) FROM author, book",
+        "NNNN",
+    );
+    check("SELECT lower(n) FROM (SELECT name AS n FROM author) s", "N");
+    check("SELECT upper(lower(name)) FROM author", "N");
+    check("SELECT lower(bio) FROM author", "Y");
+}
+
+#[test]
+fn grouping_keys_of_any_shape_are_nulled_by_grouping_sets() {
+    check(
+        "SELECT coalesce(bio, 'x') AS b, count(*) FROM author GROUP BY ROLLUP (1)",
+        "YN",
+    );
+    check(
+        "SELECT 1 AS k, count(*) FROM author GROUP BY CUBE (k)",
+        "YN",
+    );
+    check(
+        "SELECT upper(name), count(*)::int4, GROUPING(name) FROM author GROUP BY ROLLUP (name)",
+        "YNN",
+    );
+    // An outer column grouped in a LATERAL subquery's ROLLUP.
+    check(
+        "SELECT x.k FROM author a CROSS JOIN LATERAL (SELECT a.id AS k, count(*) FROM book b GROUP BY ROLLUP (a.id)) x",
+        "Y",
+    );
+}
+
+#[test]
+fn identifiers_fold_ascii_letters_only() {
+    // Postgres folds `Émail` to `Émail`, not `émail`.
+    check("SELECT x FROM Émail", "N");
+    check("SELECT x FROM \"émail\"", "Y");
+}
+
+#[test]
+fn origins_from_row_description_must_agree() {
+    let cols = |origins: &[(&str, u32, i16)]| {
+        origins
+            .iter()
+            .map(|&(n, table_oid, column_id)| OutputColumn {
+                name: n.into(),
+                table_oid,
+                column_id,
+            })
+            .collect::<Vec<_>>()
+    };
+    let sql = "SELECT id AS a, name AS b, bio AS c FROM author";
+    // author is OID 1: id, name, bio are attnums 1, 2, 3.
+    let right = cols(&[("a", 1, 1), ("b", 1, 2), ("c", 1, 3)]);
+    assert_eq!(infer(sql, &right, &Fake), [false, false, true]);
+    // The server reports no origin: nothing to compare.
+    let none = cols(&[("a", 0, 0), ("b", 0, 0), ("c", 0, 0)]);
+    assert_eq!(infer(sql, &none, &Fake), [false, false, true]);
+    // An origin that is not the column the analysis resolved: it is lost, so all nullable.
+    let swapped = cols(&[("a", 1, 3), ("b", 1, 2), ("c", 1, 1)]);
+    assert_eq!(infer(sql, &swapped, &Fake), [true, true, true]);
+    // Through a subquery, a CTE and a view the origin is the underlying relation's.
+    let sql = "WITH t AS (SELECT name FROM author) SELECT s.id, t.name, v.title \
+               FROM (SELECT id FROM book) s, t, titles v";
+    let right = cols(&[("id", 2, 1), ("name", 1, 2), ("title", 5, 1)]);
+    assert_eq!(infer(sql, &right, &Fake), [false, false, false]);
+    let wrong = cols(&[("id", 1, 1), ("name", 1, 2), ("title", 5, 1)]);
+    assert_eq!(infer(sql, &wrong, &Fake), [true, true, true]);
 }
