@@ -125,7 +125,11 @@ fn generate(m: &Model) -> TokenStream {
     let error = quote!(
         ::std::boxed::Box<dyn ::std::error::Error + ::core::marker::Sync + ::core::marker::Send>
     );
+    // Lets checked queries take this enum for parameters of its Postgres type only.
+    let key = proc_macro2::Literal::u64_unsuffixed(crate::query::types::enum_key(type_name));
     quote! {
+        impl ::lifeguard::__private::Encodes<::lifeguard::__private::sql::pg_enum<#key>> for #ident {}
+
         impl ::lifeguard::ToSql for #ident {
             fn to_sql(
                 &self,

@@ -6,7 +6,7 @@ mod codegen;
 mod data;
 mod input;
 mod plan;
-mod types;
+pub(crate) mod types;
 
 use proc_macro2::{Span, TokenStream};
 

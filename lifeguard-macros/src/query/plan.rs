@@ -107,7 +107,7 @@ pub fn plan(
         .iter()
         .map(|ty| ParamPlan {
             marker: if checked {
-                types::map(desc, ty).and_then(|m| m.marker)
+                types::param_marker(desc, ty)
             } else {
                 None
             },

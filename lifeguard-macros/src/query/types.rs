@@ -133,6 +133,30 @@ pub fn map(desc: &Description, name: &str) -> Option<Mapped> {
     }
 }
 
+/// The marker a parameter of type `name` is checked against: the built-in mapping's, or for
+/// an enum `pg_enum<KEY>` (arrays of either too). `None`: not checked at compile time.
+pub fn param_marker(desc: &Description, name: &str) -> Option<TokenStream> {
+    let name = desc.base_type(name);
+    match desc.types.get(name) {
+        Some(TypeDesc::Enum { .. }) => {
+            let key = proc_macro2::Literal::u64_unsuffixed(enum_key(name));
+            Some(quote!(::lifeguard::__private::sql::pg_enum<#key>))
+        }
+        Some(TypeDesc::Array { element }) => {
+            param_marker(desc, element).map(|m| quote!(::lifeguard::__private::sql::array<#m>))
+        }
+        _ => map(desc, name).and_then(|m| m.marker),
+    }
+}
+
+/// The key of a Postgres enum's marker: FNV-1a (64-bit) of its type name. The derive and
+/// the query macros both call this, so the keys agree.
+pub fn enum_key(type_name: &str) -> u64 {
+    type_name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// A phrase naming what kind of type `name` is, for error messages.
 pub fn describe_kind(desc: &Description, name: &str) -> String {
     let base = desc.base_type(name);

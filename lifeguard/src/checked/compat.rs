@@ -38,6 +38,10 @@ pub mod sql {
     );
     /// An SQL array of `E`.
     pub struct array<E>(std::marker::PhantomData<E>);
+    /// A Postgres enum type, keyed by a 64-bit FNV-1a hash of its name (`pg_type.typname`):
+    /// `#[derive(lifeguard::PgEnum)]` implements `Encodes<pg_enum<KEY>>` for the Rust enum
+    /// of that `type_name`, so only it (or an array, `Option`, reference of it) binds there.
+    pub enum pg_enum<const KEY: u64> {}
 }
 
 /// "This Rust type may be bound to a parameter of SQL type `T`."
@@ -105,8 +109,9 @@ pub fn check<T, A: ?Sized + Encodes<T>>(arg: &A) -> &A {
     arg
 }
 
-/// Passes `arg` through unchecked (parameters of types without a marker, such as enums, and
-/// the `*_unchecked!` macros); the driver still checks `ToSql::accepts` when binding.
+/// Passes `arg` through unchecked (parameters of types without a marker, such as composites
+/// and ranges, and the `*_unchecked!` macros); the driver still checks `ToSql::accepts` when
+/// binding.
 #[inline(always)]
 pub fn unchecked<A: ?Sized>(arg: &A) -> &A {
     arg
