@@ -5,7 +5,8 @@
 # tests, which `--all-targets` leaves out (they reuse that build); `--no-fail-fast`, so every
 # test binary runs even when an earlier one failed. Ends with one line adding up
 # every `test result:` line, e.g. `summary: 212 passed, 0 failed, 3 skipped`. A full run then
-# builds the workspace offline (LIFEGUARD_OFFLINE=true) and runs `lifeguard prepare --check`.
+# builds the workspace offline (LIFEGUARD_OFFLINE=true, with the features `lifeguard prepare`
+# describes: all of them) and runs `lifeguard prepare --check`.
 # Exit code: the first failing cargo's, else 0.
 #
 #     scripts/test.sh                          # everything
@@ -46,8 +47,8 @@ else
     run_cargo test --workspace --doc --no-fail-fast
     # The checked-SQL macros must also build from .lifeguard-offline/ alone, and that folder
     # must match what the database says today.
-    echo "test.sh: offline build: LIFEGUARD_OFFLINE=true cargo check --workspace --all-targets"
-    run_cargo_plain env LIFEGUARD_OFFLINE=true cargo check --workspace --all-targets
+    echo "test.sh: offline build: LIFEGUARD_OFFLINE=true cargo check --workspace --all-targets --all-features"
+    run_cargo_plain env LIFEGUARD_OFFLINE=true cargo check --workspace --all-targets --all-features
     echo "test.sh: lifeguard prepare --check"
     run_cargo_plain cargo run --quiet -p lifeguard-cli -- prepare --check
 fi

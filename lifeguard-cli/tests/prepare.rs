@@ -2,32 +2,11 @@
 //! offline folder is written, checked, found missing/stale/orphaned after edits, fixed, and
 //! then the crate builds with no database at all.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod scratch;
 
-fn database_url() -> String {
-    match std::env::var("DATABASE_URL") {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => "postgres://lifeguard:lifeguard@127.0.0.1:5432/lifeguard_test".into(),
-    }
-}
+use std::path::Path;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-struct Fixture {
-    dir: PathBuf,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use scratch::{database_url, text, Fixture};
 
 const LIB_V1: &str = r#"
 pub fn titles(pool: &lifeguard::Pool) -> lifeguard::Result<Vec<String>> {
@@ -46,46 +25,7 @@ pub fn counts(pool: &lifeguard::Pool) -> lifeguard::Result<Vec<(i32, Option<i64>
 "#;
 
 fn fixture() -> Fixture {
-    let dir = std::env::temp_dir().join(format!("lg-prepare-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    let lifeguard = repo().join("lifeguard");
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"lg-prepare-fixture\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\nlifeguard = {{ path = {:?} }}\n\n[workspace]\n",
-            lifeguard.display().to_string()
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/lib.rs"), LIB_V1).unwrap();
-    Fixture { dir }
-}
-
-fn lifeguard(dir: &Path, args: &[&str], url: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeguard"));
-    cmd.args(args)
-        .current_dir(dir)
-        // Shared across runs so the dependencies are checked once.
-        .env("CARGO_TARGET_DIR", repo().join("target/prepare-fixture"))
-        .env_remove("LIFEGUARD_OFFLINE")
-        .env_remove("LIFEGUARD_OFFLINE_DIR")
-        .env_remove("LIFEGUARD_PREPARE_DIR");
-    match url {
-        Some(u) => cmd.env("DATABASE_URL", u),
-        None => cmd.env_remove("DATABASE_URL"),
-    };
-    cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    Fixture::new("lg-prepare-fixture", LIB_V1)
 }
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -107,7 +47,7 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
     let url = database_url();
 
     // Without a database URL prepare refuses, clearly.
-    let out = lifeguard(&fx.dir, &["prepare"], None);
+    let out = fx.lifeguard(&["prepare"], None);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("DATABASE_URL is not set"),
@@ -115,7 +55,7 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
         text(&out)
     );
 
-    let out = lifeguard(&fx.dir, &["prepare"], Some(&url));
+    let out = fx.lifeguard(&["prepare"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
     let names = entries(&fx.dir);
     assert_eq!(names.len(), 2, "{names:?}");
@@ -140,7 +80,7 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
             assert_eq!(json["params"], serde_json::json!(["int4"]));
         }
     }
-    let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
+    let out = fx.lifeguard(&["prepare", "--check"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("up to date (2 queries)"),
@@ -151,9 +91,9 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
     // A `.env` that turns offline mode on for builds must not make prepare read the cache
     // (and then find every entry orphaned).
     std::fs::write(fx.dir.join(".env"), "LIFEGUARD_OFFLINE=true\n").unwrap();
-    let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
+    let out = fx.lifeguard(&["prepare", "--check"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
-    let out = lifeguard(&fx.dir, &["prepare"], Some(&url));
+    let out = fx.lifeguard(&["prepare"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(entries(&fx.dir).len(), 2, "{}", text(&out));
     std::fs::remove_file(fx.dir.join(".env")).unwrap();
@@ -182,7 +122,7 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
     .unwrap();
     std::fs::write(offline.join("query-0000.json"), "{}").unwrap();
 
-    let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
+    let out = fx.lifeguard(&["prepare", "--check"], Some(&url));
     let report = text(&out);
     assert!(!out.status.success(), "{report}");
     assert!(
@@ -201,7 +141,7 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
         "{report}"
     );
 
-    let out = lifeguard(&fx.dir, &["prepare"], Some(&url));
+    let out = fx.lifeguard(&["prepare"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("(1 new, 1 updated, 2 removed)"),
@@ -209,17 +149,13 @@ fn prepare_writes_checks_and_cleans_the_offline_folder() {
         text(&out)
     );
     assert_eq!(entries(&fx.dir).len(), 2);
-    let out = lifeguard(&fx.dir, &["prepare", "--check"], Some(&url));
+    let out = fx.lifeguard(&["prepare", "--check"], Some(&url));
     assert!(out.status.success(), "{}", text(&out));
 
     // Offline, with no database anywhere, the crate builds from the folder.
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["check", "--quiet"])
-        .current_dir(&fx.dir)
-        .env("CARGO_TARGET_DIR", repo().join("target/prepare-fixture"))
-        .env("LIFEGUARD_OFFLINE", "true")
-        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
-        .output()
-        .unwrap();
+    let out = fx.check(
+        Some("postgres://nobody@127.0.0.1:1/none"),
+        &[("LIFEGUARD_OFFLINE", "true")],
+    );
     assert!(out.status.success(), "{}", text(&out));
 }

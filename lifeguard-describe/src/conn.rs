@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 /// How long a reply may take before the build gives up instead of hanging.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The message of a read that timed out.
+const NO_ANSWER: &str = "the database did not answer in time";
+
 /// Connection settings read from a `postgres://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
@@ -182,8 +185,6 @@ impl DescribeConn {
             {
                 let path = format!("{}/.s.PGSQL.{}", opts.host, opts.port);
                 let s = UnixStream::connect(&path).map_err(unreachable)?;
-                s.set_read_timeout(Some(READ_TIMEOUT))
-                    .map_err(unreachable)?;
                 Stream::Unix(s)
             }
             #[cfg(not(unix))]
@@ -211,8 +212,6 @@ impl DescribeConn {
                 }
             };
             s.set_nodelay(true).map_err(unreachable)?;
-            s.set_read_timeout(Some(READ_TIMEOUT))
-                .map_err(unreachable)?;
             Stream::Tcp(s)
         };
         let mut conn = DescribeConn {
@@ -220,12 +219,30 @@ impl DescribeConn {
             buf: BytesMut::new(),
             out: BytesMut::new(),
         };
+        // The connect timeout covers the startup exchange too: something that accepts the
+        // connection and never answers must not hold the build for READ_TIMEOUT.
+        conn.set_read_timeout(timeout).map_err(unreachable)?;
         conn.startup(&opts).map_err(|mut e| {
             e.unreachable = true;
+            if e.message == NO_ANSWER {
+                e.message = format!(
+                    "no answer within {} s (LIFEGUARD_CONNECT_TIMEOUT)",
+                    timeout.as_secs_f64()
+                );
+            }
             e.message = format!("cannot connect to the database at {place}: {}", e.message);
             e
         })?;
+        conn.set_read_timeout(READ_TIMEOUT).map_err(unreachable)?;
         Ok(conn)
+    }
+
+    fn set_read_timeout(&self, timeout: Duration) -> std::io::Result<()> {
+        match &self.stream {
+            Stream::Tcp(s) => s.set_read_timeout(Some(timeout)),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_read_timeout(Some(timeout)),
+        }
     }
 
     fn startup(&mut self, opts: &ConnectOptions) -> Result<()> {
@@ -427,7 +444,12 @@ impl DescribeConn {
                 .stream
                 .io()
                 .read(&mut chunk)
-                .map_err(|e| Error::unreachable(format!("reading from the database: {e}")))?;
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                        Error::unreachable(NO_ANSWER)
+                    }
+                    _ => Error::unreachable(format!("reading from the database: {e}")),
+                })?;
             if n == 0 {
                 return Err(Error::unreachable("the database closed the connection"));
             }

@@ -7,38 +7,42 @@ fn every_fetch_method_on_every_executor() {
     let pool = pool();
     let client = Client::connect(&database_url()).unwrap();
     let conn = pool.get().unwrap();
-
-    // fetch_one / fetch_optional / fetch_all / fetch / execute on Pool, Client, PooledConnection.
-    fn all(e: &impl Executor) {
-        let one = query_scalar!("SELECT title FROM film WHERE film_id = $1", 2)
-            .fetch_one(e)
-            .unwrap();
-        assert_eq!(one, "ACE GOLDFINGER");
-        let missing = query_scalar!("SELECT title FROM film WHERE film_id = $1", -1)
-            .fetch_optional(e)
-            .unwrap();
-        assert_eq!(missing, None);
-        let many = query!("SELECT film_id FROM film WHERE film_id <= $1 ORDER BY 1", 5)
-            .fetch_all(e)
-            .unwrap();
-        assert_eq!(
-            many.iter().map(|r| r.film_id).collect::<Vec<_>>(),
-            [1, 2, 3, 4, 5]
-        );
-        let streamed: Vec<i32> = query_scalar!("SELECT actor_id FROM actor ORDER BY 1")
-            .fetch(e)
-            .take(3)
-            .collect::<lifeguard::Result<_>>()
-            .unwrap();
-        assert_eq!(streamed, [1, 2, 3]);
-        let n = query!("UPDATE film SET title = title WHERE film_id <= $1", 7)
-            .execute(e)
-            .unwrap();
-        assert_eq!(n, 7);
-    }
     all(&pool);
     all(&client);
     all(&conn);
+    // And inside a transaction, rolled back so the UPDATE leaves nothing behind.
+    let tx = pool.transaction().unwrap();
+    all(&tx);
+    tx.rollback().unwrap();
+}
+
+/// fetch_one / fetch_optional / fetch_all / fetch / execute on one executor.
+fn all(e: &impl Executor) {
+    let one = query_scalar!("SELECT title FROM film WHERE film_id = $1", 2)
+        .fetch_one(e)
+        .unwrap();
+    assert_eq!(one, "ACE GOLDFINGER");
+    let missing = query_scalar!("SELECT title FROM film WHERE film_id = $1", -1)
+        .fetch_optional(e)
+        .unwrap();
+    assert_eq!(missing, None);
+    let many = query!("SELECT film_id FROM film WHERE film_id <= $1 ORDER BY 1", 5)
+        .fetch_all(e)
+        .unwrap();
+    assert_eq!(
+        many.iter().map(|r| r.film_id).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    let streamed: Vec<i32> = query_scalar!("SELECT actor_id FROM actor ORDER BY 1")
+        .fetch(e)
+        .take(3)
+        .collect::<lifeguard::Result<_>>()
+        .unwrap();
+    assert_eq!(streamed, [1, 2, 3]);
+    let n = query!("UPDATE film SET title = title WHERE film_id <= $1", 7)
+        .execute(e)
+        .unwrap();
+    assert_eq!(n, 7);
 }
 
 #[test]

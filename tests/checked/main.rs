@@ -7,6 +7,7 @@ mod support;
 
 mod basics;
 mod executors;
+mod variants;
 
 /// pagila's `mpaa_rating`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, lifeguard::PgEnum)]

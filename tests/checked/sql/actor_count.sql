@@ -1,0 +1,1 @@
+SELECT count(*) FROM actor WHERE actor_id <= $1
