@@ -8,8 +8,22 @@ mod migrate;
 mod prepare;
 
 /// Lifeguard: compile-time checked SQL, migrations and databases for the may runtime.
+///
+/// Every command that talks to a database reads DATABASE_URL (from the environment, else
+/// from `.env` here or in a parent folder) unless `--database-url` is given. Failures print
+/// `error: …` and exit with status 1.
 #[derive(Parser, Debug)]
-#[command(name = "lifeguard", version, about)]
+#[command(
+    name = "lifeguard",
+    version,
+    after_help = "Examples:
+  lifeguard prepare                  # refresh .lifeguard-offline/ from DATABASE_URL
+  lifeguard prepare --check          # CI: fail if .lifeguard-offline/ is out of date
+  lifeguard migrate add -r create users
+  lifeguard migrate run              # apply what is pending in migrations/
+  lifeguard migrate info             # applied / pending / checksum mismatch / failed
+  lifeguard database reset           # drop, create, migrate run"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +42,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     // DATABASE_URL may come from .env (here or in a parent folder); a missing file is fine.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
@@ -43,5 +58,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`lifeguard migrate info | head -1`)
+/// would panic; like other command-line tools, end quietly instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -30,6 +30,15 @@ pub struct SourceArgs {
 
 /// `lifeguard migrate …`
 #[derive(clap::Subcommand, Debug)]
+#[command(after_help = "Migration files (in --source, `migrations` by default):
+  <version>_<description>.sql              applied by `run`, never reverted
+  <version>_<description>.up.sql / .down.sql  a reversible pair (`add -r`)
+The version is an integer (`add` uses the UTC time, e.g. 20240101000000); migrations apply in
+version order, each in its own transaction with its history row in _lifeguard_migrations.
+A file whose first line is `-- lifeguard:no-transaction` runs outside a transaction (for
+CREATE INDEX CONCURRENTLY); if it fails it is recorded as failed and blocks later runs until
+the database is repaired and its history row deleted. An applied file that was edited is
+refused (checksum mismatch). Concurrent runs take turns on an advisory lock.")]
 pub enum MigrateCommand {
     /// Create a new migration file named <UTC timestamp>_<name>.sql (or an .up/.down pair).
     Add {

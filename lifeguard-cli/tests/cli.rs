@@ -135,8 +135,16 @@ fn help_lists_the_commands() {
     for word in ["migrate", "database", "prepare"] {
         assert!(top.contains(word), "{top}");
     }
+    assert!(top.contains("Examples:"), "{top}");
     let m = ok(lifeguard(&dir, &["migrate", "--help"], None));
-    for word in ["add", "run", "revert", "info"] {
+    for word in [
+        "add",
+        "run",
+        "revert",
+        "info",
+        ".up.sql",
+        "-- lifeguard:no-transaction",
+    ] {
         assert!(m.contains(word), "{m}");
     }
     let run = ok(lifeguard(&dir, &["migrate", "run", "--help"], None));
@@ -409,4 +417,36 @@ fn ignore_missing_and_build_script() {
     );
     assert!(ok(s.run(&["migrate", "build-script"])).contains("already reruns"));
     ok(s.run(&["database", "drop"]));
+}
+
+#[cfg(unix)]
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let s = Scratch::new();
+    ok(s.run(&["database", "create"]));
+    // Enough lines to overflow the pipe once the reader has gone.
+    for i in 1..=3000 {
+        s.file(&format!("{i}_step_{i}.sql"), "SELECT 1;");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeguard"))
+        .current_dir(&s.dir)
+        .args(["migrate", "info"])
+        .env("DATABASE_URL", &s.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("VERSION"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    // Ended by SIGPIPE (13), as `cat` would be, not by a panic.
+    assert_eq!(out.status.signal(), Some(13), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
