@@ -36,7 +36,7 @@ const REL_SQL: &str = "SELECT c.oid::int8::text, n.nspname, c.relname, c.relkind
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ";
 
 const COLS_SQL: &str = "SELECT a.attname, a.attnum::text, a.attnotnull::text, \
-     (t.typcategory IS DISTINCT FROM 'R')::text \
+     (t.typcategory NOT IN ('R', 'G'))::text \
      FROM pg_attribute a LEFT JOIN pg_type t ON t.oid = a.atttypid \
      WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
@@ -118,7 +118,7 @@ impl<'c> PgCatalog<'c> {
                     name: c.first()?.clone()?,
                     attnum: c.get(1)?.as_deref()?.parse().ok()?,
                     not_null: c.get(2)?.as_deref()? == "true",
-                    maybe_range: c.get(3)?.as_deref()? != "true",
+                    exotic: c.get(3)?.as_deref()? != "true",
                 })
             })
             .collect();

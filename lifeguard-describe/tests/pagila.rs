@@ -175,6 +175,24 @@ const CASES: &[Case] = &[
         [("u", "date", Y), ("name", "text", N)], nulls: ["u"]),
     case!("SELECT '((0,0),(1,1))'::box # '((2,2),(3,3))'::box AS meet",
         [("meet", "box", Y)], nulls: ["meet"]),
+    // Whole rows of the padded side, names the analysis can only guess, a long identifier,
+    // jsonpath, an empty number format, closed paths: each once described NOT NULL.
+    case!("SELECT f.film_id, row_to_json(l.*) AS lang, quote_literal(l.*) AS q
+           FROM film f LEFT JOIN language l ON l.language_id = f.original_language_id",
+        [("film_id", "int4", N), ("lang", "json", Y), ("q", "text", Y)], nulls: ["lang", "q"]),
+    case!("WITH latest AS (SELECT (SELECT max(rental_date) AS rental_date FROM rental WHERE false))
+           SELECT r.rental_id, x.d FROM rental r CROSS JOIN LATERAL (SELECT rental_date AS d FROM latest) x",
+        [("rental_id", "int4", N), ("d", "timestamptz", Y)], nulls: ["d"]),
+    case!("SELECT s.\"?column?\" FROM (SELECT 1::int, NULL) s",
+        [("?column?", "text", Y)], nulls: ["?column?"]),
+    case!(concat!("SELECT l.v FROM (SELECT 1 AS ", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay) o, LATERAL (SELECT ", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay AS v FROM (SELECT NULL::int AS ", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaax) i) l"),
+        [("v", "int4", Y)], nulls: ["v"]),
+    case!("SELECT jsonb_build_object('rate', f.rental_rate::text) @@ '$.rate > 1' AS pricey FROM film f",
+        [("pricey", "bool", Y)], nulls: ["pricey"]),
+    case!("SELECT to_number(f.rental_rate::text, '') AS n, f.rental_rate + 1 AS r FROM film f",
+        [("n", "numeric", Y), ("r", "numeric", N)], nulls: ["n"]),
+    case!("SELECT '((0,0),(1,1))'::path + '[(0,0),(1,1)]'::path AS p, point(1, 1) <-> point(0, 0) AS d",
+        [("p", "path", Y), ("d", "float8", Y)], nulls: ["p"]),
     // RETURNING.
     case!("INSERT INTO actor (first_name, last_name) VALUES ('NEW', 'ACTOR') RETURNING actor_id, first_name, last_update",
         [("actor_id", "int4", N), ("first_name", "text", N), ("last_update", "timestamptz", N)]),

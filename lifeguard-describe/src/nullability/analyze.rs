@@ -27,8 +27,9 @@ pub(super) struct Col {
     /// The table column (`pg_class.oid`, `attnum`) a plain column reference reads, as the
     /// server reports it in RowDescription: a second check that columns line up.
     pub origin: Option<(u32, i16)>,
-    /// The value may be a range or multirange (whose `lower`/`upper` can be NULL).
-    pub maybe_range: bool,
+    /// The value may be of a range, multirange or geometric type, on which `lower`/`upper`
+    /// and arithmetic can yield NULL for values (see [`super::exprs::exotic`]).
+    pub exotic: bool,
 }
 
 impl Col {
@@ -39,7 +40,7 @@ impl Col {
             nullable,
             certain,
             origin: None,
-            maybe_range: true,
+            exotic: true,
         }
     }
 }
@@ -147,28 +148,24 @@ impl<'b> Cx<'_, 'b> {
         match names.as_slice() {
             [col] => {
                 for (level, scope) in self.scopes.iter().enumerate().rev() {
-                    let Some(star) = &scope.star else {
-                        // An unknown relation could be the one that holds the column.
-                        return None;
-                    };
-                    let mut hits = star.iter().filter(|c| &c.name == col);
-                    match (hits.next(), hits.next()) {
-                        (Some(c), None) => return Some((c, level)),
-                        (Some(_), Some(_)) => return None,
-                        _ => {}
+                    // An unknown relation could be the one that holds the column.
+                    match find(scope.star.as_deref()?, col)? {
+                        Some(c) => return Some((c, level)),
+                        None => continue,
                     }
                 }
                 None
             }
             [.., rel, col] => {
-                let (level, rel) = self
-                    .scopes
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .find_map(|(level, s)| s.rel(rel).map(|r| (level, r)))?;
-                let cols = rel.cols.as_ref()?;
-                cols.iter().find(|c| &c.name == col).map(|c| (c, level))
+                for (level, scope) in self.scopes.iter().enumerate().rev() {
+                    match scope.rel(rel) {
+                        Some(r) => return find(r.cols.as_deref()?, col)?.map(|c| (c, level)),
+                        // A FROM item whose alias is not known could be the one named.
+                        None if scope.rels.iter().any(|r| r.alias.is_empty()) => return None,
+                        None => {}
+                    }
+                }
+                None
             }
             [] => None,
         }
@@ -184,13 +181,37 @@ impl<'b> Cx<'_, 'b> {
     }
 }
 
+/// `name` among `cols`: `Ok(Some)` for exactly one match by a name Postgres also uses,
+/// `Ok(None)` when it is surely not there, `None` when that cannot be told (two matches,
+/// or a column whose name the analysis only guesses, which Postgres may call `name`).
+fn find<'c>(cols: &'c [Col], name: &str) -> Option<Option<&'c Col>> {
+    let mut hits = cols.iter().filter(|c| c.name == name);
+    match (hits.next(), hits.next()) {
+        (Some(c), None) if c.certain => Some(Some(c)),
+        (None, _) if cols.iter().all(|c| c.certain) => Some(None),
+        _ => None,
+    }
+}
+
+/// Postgres truncates identifiers to this many bytes (NAMEDATALEN - 1).
+pub(super) const MAX_IDENTIFIER: usize = 63;
+
 /// An identifier as Postgres sees it: unquoted names fold to lower case, ASCII letters only
-/// (Postgres leaves multi-byte UTF-8 letters as written).
+/// (Postgres leaves multi-byte UTF-8 letters as written), and every name is cut to 63
+/// bytes (at a character boundary).
 pub(super) fn norm(id: &Ident) -> String {
-    match id.quote_style {
+    let mut name = match id.quote_style {
         Some(_) => id.value.clone(),
         None => id.value.to_ascii_lowercase(),
+    };
+    if name.len() > MAX_IDENTIFIER {
+        let mut end = MAX_IDENTIFIER;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
     }
+    name
 }
 
 fn name_parts(name: &ObjectName) -> Vec<String> {
@@ -347,7 +368,7 @@ impl Analyzer<'_> {
                 .zip(&next)
                 .map(|(g, n)| Col {
                     nullable: g.nullable || n.nullable,
-                    maybe_range: g.maybe_range || n.maybe_range,
+                    exotic: g.exotic || n.exotic,
                     // Where the server reports an origin for a recursive CTE is not relied on.
                     origin: None,
                     ..g.clone()
@@ -384,7 +405,7 @@ impl Analyzer<'_> {
                         .zip(right)
                         .map(|(l, r)| Col {
                             nullable: combine(l.nullable, r.nullable),
-                            maybe_range: l.maybe_range || r.maybe_range,
+                            exotic: l.exotic || r.exotic,
                             name: l.name,
                             certain: l.certain,
                             origin: None,
@@ -401,7 +422,7 @@ impl Analyzer<'_> {
                 let width = values.rows.first()?.content.len();
                 let mut cols: Vec<Col> = (1..=width)
                     .map(|i| Col {
-                        maybe_range: false,
+                        exotic: false,
                         ..Col::computed(format!("column{i}"), false, true)
                     })
                     .collect();
@@ -411,7 +432,7 @@ impl Analyzer<'_> {
                     }
                     for (col, e) in cols.iter_mut().zip(&row.content) {
                         col.nullable |= self.expr(e, &cx);
-                        col.maybe_range |= super::exprs::maybe_range(e, &cx);
+                        col.exotic |= super::exprs::exotic(e, &cx);
                     }
                 }
                 Some(cols)
@@ -499,7 +520,7 @@ impl Analyzer<'_> {
                 nullable,
                 certain,
                 origin: resolved.and_then(|(c, _)| c.origin),
-                maybe_range: super::exprs::maybe_range(expr, cx),
+                exotic: super::exprs::exotic(expr, cx),
             });
         }
         Some(out)
@@ -628,7 +649,7 @@ impl Analyzer<'_> {
                     nullable: nullable(i, c),
                     certain: true,
                     origin: Some((rel.oid, c.attnum)),
-                    maybe_range: c.maybe_range,
+                    exotic: c.exotic,
                 })
                 .collect()
         };

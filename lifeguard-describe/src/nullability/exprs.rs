@@ -115,7 +115,7 @@ const NEVER_NULL: &[&str] = &[
 /// that do not return NULL for non-NULL input).
 ///
 /// `lower` and `upper` are not here: on a range they are NULL for an empty or unbounded
-/// one, so they are trusted only on arguments known not to be ranges ([`maybe_range`]).
+/// one, so they are trusted only on arguments known not to be ranges ([`exotic`]).
 const STRICT_NON_NULL: &[&str] = &[
     "initcap",
     "length",
@@ -168,7 +168,6 @@ const STRICT_NON_NULL: &[&str] = &[
     "log10",
     "div",
     "width_bucket",
-    "to_number",
     "to_date",
     "to_timestamp",
     "date_trunc",
@@ -234,7 +233,11 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         // `extract(month FROM 'infinity')` is NULL.
         Expr::Extract { .. } => true,
         Expr::BinaryOp { left, op, right } => {
-            !strict_operator(op) || operand(a, left, cx) || operand(a, right, cx)
+            !strict_operator(op)
+                || operand(a, left, cx)
+                || operand(a, right, cx)
+                // `path + path` is NULL when the first is closed.
+                || (arithmetic(op) && (exotic(left, cx) || exotic(right, cx)))
         }
         Expr::IsNull(_)
         | Expr::IsNotNull(_)
@@ -427,7 +430,9 @@ fn any_of<'e>(a: &mut Analyzer, cx: &Cx, es: impl IntoIterator<Item = Option<&'e
 }
 
 /// Operators that yield a value whenever both operands are values. (`#` is not: on two
-/// boxes or line segments it is their intersection, NULL when there is none.)
+/// boxes or line segments it is their intersection, NULL when there is none; nor is `@@`,
+/// NULL when a jsonpath predicate is unknown. Arithmetic is, except on geometric types:
+/// see [`exotic`].)
 fn strict_operator(op: &BinaryOperator) -> bool {
     use BinaryOperator as B;
     matches!(
@@ -461,7 +466,6 @@ fn strict_operator(op: &BinaryOperator) -> bool {
             | B::PGNotLikeMatch
             | B::PGNotILikeMatch
             | B::PGStartsWith
-            | B::AtAt
             | B::AtArrow
             | B::ArrowAt
     )
@@ -490,29 +494,9 @@ fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
     let Some(name) = function_name(f) else {
         return true;
     };
-    let args: Vec<&Expr> = match &f.args {
-        FunctionArguments::None => Vec::new(),
+    let Some(args) = arguments(f) else {
         // ARRAY(SELECT …) is an array even when the subquery returns no rows.
-        FunctionArguments::Subquery(_) => return name != "array",
-        FunctionArguments::List(l) => {
-            let mut args = Vec::new();
-            for arg in &l.args {
-                match arg {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
-                    | FunctionArg::Named {
-                        arg: FunctionArgExpr::Expr(e),
-                        ..
-                    }
-                    | FunctionArg::ExprNamed {
-                        arg: FunctionArgExpr::Expr(e),
-                        ..
-                    } => args.push(e),
-                    // count(*)
-                    _ => {}
-                }
-            }
-            args
-        }
+        return !matches!(f.args, FunctionArguments::Subquery(_)) || name != "array";
     };
     if f.over.is_some() {
         return !list(WINDOW_NEVER_NULL, &name);
@@ -521,6 +505,10 @@ fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
         if name == "count" {
             return false;
         }
+        let Some(args) = args else {
+            // `t.*` or another argument that is not a plain expression.
+            return true;
+        };
         let inner = Cx {
             scopes: cx.scopes,
             grouping: cx.grouping,
@@ -539,10 +527,12 @@ fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
         }
         return !list(GROUP_AGGREGATES_NON_NULL_ON_NON_NULL_INPUT, &name) || args_nullable;
     }
+    let Some(args) = args else {
+        // A whole row (`t.*`) is NULL on the padded side of an outer join.
+        return true;
+    };
     match name.as_str() {
-        "lower" | "upper" => args
-            .iter()
-            .any(|e| nullable(a, e, cx) || maybe_range(e, cx)),
+        "lower" | "upper" => args.iter().any(|e| nullable(a, e, cx) || exotic(e, cx)),
         // NULL only when every argument is NULL.
         "coalesce" | "greatest" | "least" => args.iter().all(|e| nullable(a, e, cx)),
         "concat_ws" => args.first().is_none_or(|e| nullable(a, e, cx)),
@@ -566,58 +556,105 @@ pub(super) fn output_name(e: &Expr) -> String {
     }
 }
 
-/// Functions whose result is a string (never a range), whatever their arguments.
-const STRING_RESULT: &[&str] = &[
-    "lower",
-    "upper",
-    "initcap",
-    "btrim",
-    "ltrim",
-    "rtrim",
-    "replace",
-    "translate",
-    "left",
-    "right",
-    "lpad",
-    "rpad",
-    "repeat",
-    "reverse",
-    "split_part",
-    "md5",
-    "concat",
-    "concat_ws",
-    "format",
-    "to_char",
-    "quote_ident",
-    "quote_literal",
-    "regexp_replace",
-    "chr",
-];
+/// A function call's argument expressions (none for `count(*)`). `None` for a subquery
+/// argument (`ARRAY(SELECT …)`), `Some(None)` when an argument is not a plain expression
+/// (`t.*`, whose whole row may be NULL).
+fn arguments(f: &Function) -> Option<Option<Vec<&Expr>>> {
+    match &f.args {
+        FunctionArguments::None => Some(Some(Vec::new())),
+        FunctionArguments::Subquery(_) => None,
+        FunctionArguments::List(l) => {
+            let mut args = Vec::new();
+            for arg in &l.args {
+                match arg {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+                    | FunctionArg::Named {
+                        arg: FunctionArgExpr::Expr(e),
+                        ..
+                    }
+                    | FunctionArg::ExprNamed {
+                        arg: FunctionArgExpr::Expr(e),
+                        ..
+                    } => args.push(e),
+                    // count(*): no row, no value to be NULL.
+                    FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => {}
+                    _ => return Some(None),
+                }
+            }
+            Some(Some(args))
+        }
+    }
+}
 
-/// Whether `e` may be a range or multirange (`true` when unsure).
-pub(super) fn maybe_range(e: &Expr, cx: &Cx) -> bool {
+/// `+ - * /`: strict on numbers and dates, not always on geometric types.
+fn arithmetic(op: &BinaryOperator) -> bool {
+    use BinaryOperator as B;
+    matches!(op, B::Plus | B::Minus | B::Multiply | B::Divide)
+}
+
+/// Whether `e` may be of a range, multirange or geometric type (`true` when unsure): on
+/// those, `lower`/`upper` and arithmetic can be NULL for values.
+pub(super) fn exotic(e: &Expr, cx: &Cx) -> bool {
     use sqlparser::ast::DataType as T;
     match e {
         Expr::Identifier(id) => cx
             .resolve(std::slice::from_ref(id))
-            .is_none_or(|(c, _)| c.maybe_range),
-        Expr::CompoundIdentifier(ids) => cx.resolve(ids).is_none_or(|(c, _)| c.maybe_range),
+            .is_none_or(|(c, _)| c.exotic),
+        Expr::CompoundIdentifier(ids) => cx.resolve(ids).is_none_or(|(c, _)| c.exotic),
         // A literal of no stated type resolves as a string where one is accepted.
         Expr::Value(v) => matches!(v.value, Value::Placeholder(_)),
-        Expr::Nested(inner) => maybe_range(inner, cx),
-        // A user-defined type or one the parser does not know could be a range.
+        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => exotic(inner, cx),
+        // A user-defined type or one the parser does not know could be anything.
         Expr::Cast { data_type, .. } | Expr::TypedString(TypedString { data_type, .. }) => {
             matches!(data_type, T::Custom(..) | T::Unspecified)
         }
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::StringConcat,
-            right,
-        } => maybe_range(left, cx) || maybe_range(right, cx),
-        Expr::Function(f) if f.over.is_none() => {
-            !function_name(f).is_some_and(|n| list(STRING_RESULT, &n))
+        Expr::BinaryOp { left, op, right } => {
+            if arithmetic(op) || matches!(op, BinaryOperator::StringConcat) {
+                exotic(left, cx) || exotic(right, cx)
+            } else {
+                // Comparisons and logic give booleans; other operators anything.
+                !strict_operator(op)
+            }
         }
-        Expr::Substring { .. } | Expr::Trim { .. } | Expr::Overlay { .. } => false,
+        Expr::Case {
+            conditions,
+            else_result,
+            ..
+        } => {
+            conditions.iter().any(|w| exotic(&w.result, cx))
+                || else_result.as_deref().is_some_and(|e| exotic(e, cx))
+        }
+        Expr::Function(f) if f.over.is_none() => match function_name(f) {
+            // These return one of their arguments.
+            Some(n) if matches!(n.as_str(), "coalesce" | "greatest" | "least" | "nullif") => {
+                match arguments(f) {
+                    Some(Some(args)) => args.iter().any(|e| exotic(e, cx)),
+                    _ => true,
+                }
+            }
+            // What the lists trust never returns a range or a geometric value (a bound of a
+            // range is a scalar; `range_agg` is the one aggregate that returns a range).
+            Some(n) => {
+                !(n == "lower"
+                    || n == "upper"
+                    || list(NEVER_NULL, &n)
+                    || list(STRICT_NON_NULL, &n)
+                    || (list(AGGREGATES, &n) && !n.starts_with("range_")))
+            }
+            None => true,
+        },
+        Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..)
+        | Expr::Exists { .. }
+        | Expr::InList { .. }
+        | Expr::Between { .. }
+        | Expr::Like { .. }
+        | Expr::ILike { .. }
+        | Expr::Substring { .. }
+        | Expr::Trim { .. }
+        | Expr::Overlay { .. } => false,
         _ => true,
     }
 }

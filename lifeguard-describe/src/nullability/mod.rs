@@ -64,8 +64,9 @@ pub struct RelColumn {
     pub attnum: i16,
     /// `pg_attribute.attnotnull` (a NOT NULL constraint; domain constraints do not count).
     pub not_null: bool,
-    /// Its type is a range or multirange (`pg_type.typcategory = 'R'`, domains included).
-    pub maybe_range: bool,
+    /// Its type is a range, multirange or geometric type (`pg_type.typcategory` `R` or `G`,
+    /// domains included): `lower`/`upper` and arithmetic on those can yield NULL.
+    pub exotic: bool,
 }
 
 /// One result column as the server described it (RowDescription).

@@ -19,7 +19,7 @@ fn table(oid: u32, name: &str, cols: &[(&str, bool)]) -> Relation {
                 name: n.into(),
                 attnum: i as i16 + 1,
                 not_null,
-                maybe_range: false,
+                exotic: false,
             })
             .collect(),
         view_definition: None,
@@ -72,10 +72,16 @@ impl Catalog for Fake {
             // `during` is a NOT NULL daterange.
             "booking" => {
                 let mut rel = table(9, "booking", &[("id", true), ("during", true)]);
-                rel.columns[1].maybe_range = true;
+                rel.columns[1].exotic = true;
                 rel
             }
             "Émail" => table(10, "Émail", &[("x", true)]),
+            // `outline` is a NOT NULL path.
+            "shape" => {
+                let mut rel = table(12, "shape", &[("id", true), ("outline", true)]);
+                rel.columns[1].exotic = true;
+                rel
+            }
             "émail" => table(11, "émail", &[("x", false)]),
             _ => return None,
         })
@@ -503,4 +509,50 @@ fn origins_from_row_description_must_agree() {
     assert_eq!(infer(sql, &right, &Fake), [false, false, false]);
     let wrong = cols(&[("id", 1, 1), ("name", 1, 2), ("title", 5, 1)]);
     assert_eq!(infer(sql, &wrong, &Fake), [true, true, true]);
+}
+
+#[test]
+fn arithmetic_on_geometric_values_may_be_null() {
+    // A closed path plus a path is NULL.
+    check(
+        "SELECT outline + outline, outline - outline, id + 1, id * 2 FROM shape",
+        "YYNN",
+    );
+    check("SELECT p + p FROM (SELECT outline AS p FROM shape) s", "Y");
+    check(
+        "SELECT coalesce(outline, outline) + outline FROM shape",
+        "Y",
+    );
+    check("SELECT '((0,0),(1,1))'::path + '[(0,0),(1,1)]'::path", "Y");
+    check("SELECT count(*) + 1, length(name) * 2 FROM author", "NN");
+}
+
+#[test]
+fn whole_rows_of_a_padded_side_may_be_null() {
+    check(
+        "SELECT row_to_json(b.*), to_json(b.*), count(b.*) FROM author a LEFT JOIN book b ON b.author_id = a.id GROUP BY a.id",
+        "YYN",
+    );
+}
+
+#[test]
+fn guessed_names_and_unknown_aliases_never_resolve_a_reference() {
+    // Postgres names the subquery's column `title`; the analysis cannot tell, so `title`
+    // inside must not fall through to the outer, NOT NULL `book.title`.
+    check(
+        "SELECT x.t FROM book b CROSS JOIN LATERAL (SELECT title AS t FROM (SELECT (SELECT bio FROM author LIMIT 1)) s) x",
+        "Y",
+    );
+    check("SELECT s.count FROM (SELECT count(*) FROM author) s", "Y");
+    check("SELECT s.n FROM (SELECT count(*) AS n FROM author) s", "N");
+    // A FROM item the analysis does not model hides the alias it may carry.
+    let sql = "SELECT s.v FROM author x, LATERAL (SELECT x.id AS v \
+               FROM XMLTABLE('/r' PASSING '<r/>' COLUMNS id int PATH 'id') AS x) s";
+    check(sql, "Y");
+    // Names are cut to 63 bytes, as Postgres does.
+    let p = "a".repeat(63);
+    check(
+        &format!("SELECT l.v FROM (SELECT 1 AS {p}y) o, LATERAL (SELECT {p}y AS v FROM (SELECT bio AS {p}x FROM author) i) l"),
+        "Y",
+    );
 }
