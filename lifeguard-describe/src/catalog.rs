@@ -2,7 +2,7 @@
 //! details for the nullability analysis. Cached per connection.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::conn::DescribeConn;
 use crate::description::TypeDesc;
@@ -24,6 +24,8 @@ pub(crate) struct PgType {
 pub(crate) struct PgCatalog<'c> {
     conn: RefCell<&'c mut DescribeConn>,
     relations: RefCell<HashMap<String, Option<Relation>>>,
+    /// Loaded on first use; `Some(None)` when it could not be read.
+    user_functions: RefCell<Option<Option<HashSet<String>>>>,
 }
 
 const TYPE_SQL: &str = "SELECT t.typname, n.nspname, t.typtype::text, t.typcategory::text, \
@@ -32,19 +34,35 @@ const TYPE_SQL: &str = "SELECT t.typname, n.nspname, t.typtype::text, t.typcateg
      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = $1::int8::oid";
 
 const REL_SQL: &str = "SELECT c.oid::int8::text, n.nspname, c.relname, c.relkind::text, \
-     CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END \
+     CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END, \
+     (c.relhasrules AND c.relkind <> 'v')::text \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ";
 
-const COLS_SQL: &str = "SELECT a.attname, a.attnum::text, a.attnotnull::text, \
-     (t.typcategory NOT IN ('R', 'G'))::text \
+/// A column is NOT NULL when it and the same column of every descendant (inheritance child,
+/// partition) are, and no descendant is a foreign table. Its type is plain when its
+/// category is one whose operators and functions the analysis's lists describe.
+const COLS_SQL: &str = "WITH RECURSIVE d(oid) AS ( \
+       SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::int8::oid \
+       UNION SELECT i.inhrelid FROM pg_inherits i JOIN d ON i.inhparent = d.oid) \
+     SELECT a.attname, a.attnum::text, \
+       (a.attnotnull AND NOT EXISTS (SELECT FROM d JOIN pg_class c ON c.oid = d.oid \
+          LEFT JOIN pg_attribute ca ON ca.attrelid = d.oid AND ca.attname = a.attname \
+          WHERE c.relkind = 'f' OR NOT coalesce(ca.attnotnull, false)))::text, \
+       coalesce(t.typcategory IN ('A', 'B', 'D', 'E', 'I', 'N', 'S', 'T', 'V'), false)::text \
      FROM pg_attribute a LEFT JOIN pg_type t ON t.oid = a.atttypid \
      WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+/// Names of the functions outside `pg_catalog` and `information_schema`.
+const USER_FUNCTIONS_SQL: &str = "SELECT DISTINCT p.proname::text FROM pg_proc p \
+     JOIN pg_namespace n ON n.oid = p.pronamespace \
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')";
 
 impl<'c> PgCatalog<'c> {
     pub fn new(conn: &'c mut DescribeConn) -> PgCatalog<'c> {
         PgCatalog {
             conn: RefCell::new(conn),
             relations: RefCell::new(HashMap::new()),
+            user_functions: RefCell::new(None),
         }
     }
 
@@ -129,6 +147,7 @@ impl<'c> PgCatalog<'c> {
             kind,
             columns,
             view_definition: text(4),
+            has_rules: text(5).as_deref() != Some("false"),
         })
     }
 
@@ -166,5 +185,22 @@ impl Catalog for PgCatalog<'_> {
 
     fn relation_by_oid(&self, oid: u32) -> Option<Relation> {
         self.cached("$1::int8::oid", oid.to_string())
+    }
+
+    fn user_function(&self, name: &str) -> bool {
+        let mut cache = self.user_functions.borrow_mut();
+        let names = cache.get_or_insert_with(|| {
+            // Unknown when the query fails: then every name counts as a user's.
+            self.conn
+                .borrow_mut()
+                .query(USER_FUNCTIONS_SQL, &[])
+                .ok()
+                .map(|rows| {
+                    rows.into_iter()
+                        .filter_map(|r| r.into_iter().next().flatten())
+                        .collect()
+                })
+        });
+        names.as_ref().is_none_or(|n| n.contains(name))
     }
 }

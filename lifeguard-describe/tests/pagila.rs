@@ -386,3 +386,74 @@ fn row_description_origins_are_what_the_analysis_expects() {
         [(view, 1), (view, 2)]
     );
 }
+
+/// Schema features that hide NULLs behind a NOT NULL column or a trusted name: an
+/// inheritance child without the constraint, a foreign partition, an INSTEAD OF trigger
+/// deciding what RETURNING sends, a user function overloading a built-in's name. Each is
+/// set up in a transaction that is rolled back, described, and run to show the NULLs.
+#[test]
+fn catalog_features_that_can_hide_nulls() {
+    let mut conn = connect(&url());
+    conn.batch_execute(
+        "BEGIN;
+         CREATE TABLE lg_parent (k int NOT NULL, v int NOT NULL);
+         CREATE TABLE lg_child () INHERITS (lg_parent);
+         ALTER TABLE lg_child ALTER COLUMN v DROP NOT NULL;
+         INSERT INTO lg_child VALUES (1, NULL);
+         CREATE FUNCTION pg_temp.lg_noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+         CREATE TRIGGER lg_instead INSTEAD OF INSERT ON staff_list
+             FOR EACH ROW EXECUTE FUNCTION pg_temp.lg_noop();
+         CREATE FUNCTION public.initcap(integer) RETURNS text LANGUAGE sql AS 'SELECT NULL::text';
+         SAVEPOINT fdw;",
+    )
+    .unwrap();
+    // (statement, nullability of each column, the columns the data makes NULL)
+    let mut cases: Vec<(&str, &[bool], &[&str])> = vec![
+        ("SELECT k, v FROM lg_parent", &[N, Y], &["v"]),
+        (
+            "INSERT INTO staff_list (name) VALUES ('x') RETURNING id, name, sid",
+            &[Y, Y, Y],
+            &["id", "sid"],
+        ),
+        // Once a user's function shares a built-in's name, unqualified calls are unknown.
+        (
+            "SELECT initcap(film_id) AS i, initcap(title) AS t, upper(title) AS u FROM film",
+            &[Y, Y, N],
+            &["i"],
+        ),
+    ];
+    // A foreign partition needs file_fdw, which a non-superuser DATABASE_URL cannot create.
+    let fdw = conn.batch_execute(
+        "CREATE EXTENSION file_fdw;
+         CREATE SERVER lg_files FOREIGN DATA WRAPPER file_fdw;
+         CREATE TABLE lg_parts (k int NOT NULL, v int NOT NULL) PARTITION BY LIST (k);
+         CREATE FOREIGN TABLE lg_parts_1 PARTITION OF lg_parts FOR VALUES IN (1)
+             SERVER lg_files OPTIONS (program 'echo 1,', format 'csv');
+         CREATE TABLE lg_parts_2 PARTITION OF lg_parts FOR VALUES IN (2);",
+    );
+    match fdw {
+        Ok(()) => cases.push(("SELECT k, v FROM lg_parts", &[Y, Y], &["v"])),
+        Err(e) => {
+            eprintln!("foreign partition not checked: {e}");
+            conn.batch_execute("ROLLBACK TO SAVEPOINT fdw").unwrap();
+        }
+    }
+    let mut failures = Vec::new();
+    for (sql, want, nulls) in &cases {
+        let desc = describe(&mut conn, sql).unwrap();
+        let got: Vec<bool> = desc.columns.iter().map(|c| c.nullable).collect();
+        if got != *want {
+            failures.push(format!("{sql}: want {want:?}, got {got:?}"));
+        }
+        let rows = conn.query(sql, &[]).unwrap();
+        for (i, col) in desc.columns.iter().enumerate() {
+            let expected = nulls.contains(&col.name.as_str());
+            let nulls = rows.iter().filter(|r| r[i].is_none()).count();
+            if (!want[i] && nulls > 0) || (expected && nulls == 0) {
+                failures.push(format!("{sql}: column {} has {nulls} NULLs", col.name));
+            }
+        }
+    }
+    conn.batch_execute("ROLLBACK").unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

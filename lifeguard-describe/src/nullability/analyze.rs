@@ -48,7 +48,7 @@ impl Col {
 /// One FROM item visible under `alias`. `cols` is `None` when its columns are unknown
 /// (a function in FROM, an unknown relation, an unanalysable subquery).
 #[derive(Debug, Clone)]
-struct Rel {
+pub(super) struct Rel {
     alias: String,
     cols: Option<Vec<Col>>,
 }
@@ -105,10 +105,6 @@ impl Scope {
             star.iter_mut().for_each(|c| c.nullable = true);
         }
     }
-
-    fn rel(&self, alias: &str) -> Option<&Rel> {
-        self.rels.iter().rev().find(|r| r.alias == alias)
-    }
 }
 
 /// How a SELECT aggregates, which decides what aggregates and grouped columns can yield.
@@ -156,19 +152,30 @@ impl<'b> Cx<'_, 'b> {
                 }
                 None
             }
-            [.., rel, col] => {
-                for (level, scope) in self.scopes.iter().enumerate().rev() {
-                    match scope.rel(rel) {
-                        Some(r) => return find(r.cols.as_deref()?, col)?.map(|c| (c, level)),
-                        // A FROM item whose alias is not known could be the one named.
-                        None if scope.rels.iter().any(|r| r.alias.is_empty()) => return None,
-                        None => {}
-                    }
-                }
-                None
+            [rel, col] => {
+                let (r, level) = self.rel(rel)?;
+                find(r.cols.as_deref()?, col)?.map(|c| (c, level))
             }
-            [] => None,
+            // `schema.table.column` matches only an unaliased table of that schema, which
+            // the scopes do not record.
+            _ => None,
         }
+    }
+
+    /// The FROM item visible under `alias` and the index of its scope; `None` when that
+    /// cannot be told (an item whose alias is unknown might be the one named, or two
+    /// items in one FROM share the name).
+    pub(super) fn rel(&self, alias: &str) -> Option<(&'b Rel, usize)> {
+        for (level, scope) in self.scopes.iter().enumerate().rev() {
+            let mut hits = scope.rels.iter().filter(|r| r.alias == alias);
+            match (hits.next(), hits.next()) {
+                (Some(r), None) => return Some((r, level)),
+                (Some(_), Some(_)) => return None,
+                _ if scope.rels.iter().any(|r| r.alias.is_empty()) => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The same context restricted to the innermost scope (the current SELECT's own).
@@ -254,7 +261,7 @@ impl Analyzer<'_> {
                 let TableObject::TableName(name) = &insert.table else {
                     return None;
                 };
-                let mut scope = self.named_relation(name, None, false);
+                let mut scope = self.named_relation(name, None, true);
                 if let Some(alias) = &insert.table_alias {
                     scope.rels[0].alias = norm(&alias.alias);
                 }
@@ -295,7 +302,7 @@ impl Analyzer<'_> {
                         ..
                     },
                 joins,
-            }] if joins.is_empty() => Some(self.named_relation(name, alias.as_ref(), false)),
+            }] if joins.is_empty() => Some(self.named_relation(name, alias.as_ref(), true)),
             _ => None,
         }
     }
@@ -432,7 +439,7 @@ impl Analyzer<'_> {
                     }
                     for (col, e) in cols.iter_mut().zip(&row.content) {
                         col.nullable |= self.expr(e, &cx);
-                        col.exotic |= super::exprs::exotic(e, &cx);
+                        col.exotic |= super::exprs::exotic(self, e, &cx);
                     }
                 }
                 Some(cols)
@@ -495,10 +502,11 @@ impl Analyzer<'_> {
                     SelectItemQualifiedWildcardKind::ObjectName(n),
                     _,
                 ) => {
-                    let alias = name_parts(n).pop()?;
-                    let rel = cx.scopes.iter().rev().find_map(|s| s.rel(&alias))?;
+                    let [alias] = name_parts(n).try_into().ok()?;
+                    let (rel, level) = cx.rel(&alias)?;
+                    let nulled = sets || cx.scopes[level].grouping_sets;
                     out.extend(rel.cols.as_ref()?.iter().map(|c| Col {
-                        nullable: c.nullable || sets,
+                        nullable: c.nullable || nulled,
                         ..c.clone()
                     }));
                     continue;
@@ -520,7 +528,7 @@ impl Analyzer<'_> {
                 nullable,
                 certain,
                 origin: resolved.and_then(|(c, _)| c.origin),
-                exotic: super::exprs::exotic(expr, cx),
+                exotic: super::exprs::exotic(self, expr, cx),
             });
         }
         Some(out)
@@ -560,7 +568,7 @@ impl Analyzer<'_> {
                     let fallback = name_parts(name).pop().unwrap_or_default();
                     return Scope::single(alias_of(alias).unwrap_or(fallback), None);
                 }
-                self.named_relation(name, alias.as_ref(), true)
+                self.named_relation(name, alias.as_ref(), false)
             }
             TableFactor::Derived {
                 lateral: is_lateral,
@@ -602,11 +610,14 @@ impl Analyzer<'_> {
     }
 
     /// A table, view or CTE referred to by name.
+    /// A relation named in FROM, or (`dml_target`) the table an INSERT, UPDATE or DELETE
+    /// changes: never a CTE, and a view's or a rule-bearing table's RETURNING is whatever
+    /// its INSTEAD OF trigger or rule makes it, so nullable.
     fn named_relation(
         &mut self,
         name: &ObjectName,
         alias: Option<&TableAlias>,
-        ctes: bool,
+        dml_target: bool,
     ) -> Scope {
         let mut parts = name_parts(name);
         let Some(relname) = parts.pop() else {
@@ -616,8 +627,8 @@ impl Analyzer<'_> {
         let alias_name = alias
             .map(|a| norm(&a.name))
             .unwrap_or_else(|| relname.clone());
-        let cte = match (&schema, ctes) {
-            (None, true) => self
+        let cte = match (&schema, dml_target) {
+            (None, false) => self
                 .ctes
                 .iter()
                 .rev()
@@ -630,7 +641,20 @@ impl Analyzer<'_> {
             None => self
                 .catalog
                 .relation(schema.as_deref(), &relname)
-                .and_then(|rel| self.relation_columns(&rel)),
+                .and_then(|rel| {
+                    let rewritten = dml_target && (rel.kind == RelKind::View || rel.has_rules);
+                    let cols = self.relation_columns(&rel)?;
+                    Some(match rewritten {
+                        true => cols
+                            .into_iter()
+                            .map(|c| Col {
+                                nullable: true,
+                                ..c
+                            })
+                            .collect(),
+                        false => cols,
+                    })
+                }),
         };
         let cols = match alias {
             Some(a) => cols.and_then(|c| rename(c, a)),
@@ -690,6 +714,11 @@ impl Analyzer<'_> {
         self.view_depth -= 1;
         self.ctes = saved;
         out
+    }
+
+    /// The catalog the analysis reads.
+    pub(super) fn catalog(&self) -> &dyn Catalog {
+        self.catalog
     }
 
     /// Nullability of an expression (see [`super::exprs`]).

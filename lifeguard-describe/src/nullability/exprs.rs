@@ -237,7 +237,7 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
                 || operand(a, left, cx)
                 || operand(a, right, cx)
                 // `path + path` is NULL when the first is closed.
-                || (arithmetic(op) && (exotic(left, cx) || exotic(right, cx)))
+                || (arithmetic(op) && (exotic(a, left, cx) || exotic(a, right, cx)))
         }
         Expr::IsNull(_)
         | Expr::IsNotNull(_)
@@ -471,8 +471,17 @@ fn strict_operator(op: &BinaryOperator) -> bool {
     )
 }
 
+/// The name of the built-in `f` calls, in lower case: `None` when it may be a user's
+/// function (qualified with another schema, or unqualified while a function of that name
+/// exists outside `pg_catalog`, which the call might resolve to).
+fn builtin_name(a: &Analyzer, f: &Function) -> Option<String> {
+    let name = function_name(f)?;
+    let explicit = matches!(f.name.0.as_slice(), [_, _]);
+    (explicit || !a.catalog().user_function(&name)).then_some(name)
+}
+
 /// The function's name in lower case, `None` when it is qualified with a schema other
-/// than `pg_catalog` (a user function, unknown).
+/// than `pg_catalog`.
 fn function_name(f: &Function) -> Option<String> {
     let parts: Vec<String> = f
         .name
@@ -491,7 +500,7 @@ fn function_name(f: &Function) -> Option<String> {
 }
 
 fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
-    let Some(name) = function_name(f) else {
+    let Some(name) = builtin_name(a, f) else {
         return true;
     };
     let Some(args) = arguments(f) else {
@@ -532,7 +541,7 @@ fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
         return true;
     };
     match name.as_str() {
-        "lower" | "upper" => args.iter().any(|e| nullable(a, e, cx) || exotic(e, cx)),
+        "lower" | "upper" => args.iter().any(|e| nullable(a, e, cx) || exotic(a, e, cx)),
         // NULL only when every argument is NULL.
         "coalesce" | "greatest" | "least" => args.iter().all(|e| nullable(a, e, cx)),
         "concat_ws" => args.first().is_none_or(|e| nullable(a, e, cx)),
@@ -594,8 +603,7 @@ fn arithmetic(op: &BinaryOperator) -> bool {
 
 /// Whether `e` may be of a range, multirange or geometric type (`true` when unsure): on
 /// those, `lower`/`upper` and arithmetic can be NULL for values.
-pub(super) fn exotic(e: &Expr, cx: &Cx) -> bool {
-    use sqlparser::ast::DataType as T;
+pub(super) fn exotic(a: &Analyzer, e: &Expr, cx: &Cx) -> bool {
     match e {
         Expr::Identifier(id) => cx
             .resolve(std::slice::from_ref(id))
@@ -603,14 +611,13 @@ pub(super) fn exotic(e: &Expr, cx: &Cx) -> bool {
         Expr::CompoundIdentifier(ids) => cx.resolve(ids).is_none_or(|(c, _)| c.exotic),
         // A literal of no stated type resolves as a string where one is accepted.
         Expr::Value(v) => matches!(v.value, Value::Placeholder(_)),
-        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => exotic(inner, cx),
-        // A user-defined type or one the parser does not know could be anything.
+        Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => exotic(a, inner, cx),
         Expr::Cast { data_type, .. } | Expr::TypedString(TypedString { data_type, .. }) => {
-            matches!(data_type, T::Custom(..) | T::Unspecified)
+            !plain_type(data_type)
         }
         Expr::BinaryOp { left, op, right } => {
             if arithmetic(op) || matches!(op, BinaryOperator::StringConcat) {
-                exotic(left, cx) || exotic(right, cx)
+                exotic(a, left, cx) || exotic(a, right, cx)
             } else {
                 // Comparisons and logic give booleans; other operators anything.
                 !strict_operator(op)
@@ -621,14 +628,14 @@ pub(super) fn exotic(e: &Expr, cx: &Cx) -> bool {
             else_result,
             ..
         } => {
-            conditions.iter().any(|w| exotic(&w.result, cx))
-                || else_result.as_deref().is_some_and(|e| exotic(e, cx))
+            conditions.iter().any(|w| exotic(a, &w.result, cx))
+                || else_result.as_deref().is_some_and(|e| exotic(a, e, cx))
         }
-        Expr::Function(f) if f.over.is_none() => match function_name(f) {
+        Expr::Function(f) if f.over.is_none() => match builtin_name(a, f) {
             // These return one of their arguments.
             Some(n) if matches!(n.as_str(), "coalesce" | "greatest" | "least" | "nullif") => {
                 match arguments(f) {
-                    Some(Some(args)) => args.iter().any(|e| exotic(e, cx)),
+                    Some(Some(args)) => args.iter().any(|e| exotic(a, e, cx)),
                     _ => true,
                 }
             }
@@ -657,6 +664,53 @@ pub(super) fn exotic(e: &Expr, cx: &Cx) -> bool {
         | Expr::Overlay { .. } => false,
         _ => true,
     }
+}
+
+/// A built-in type of a category whose functions and operators the lists describe
+/// (numbers, strings, booleans, dates and times, intervals, bits, JSON, UUIDs, arrays);
+/// anything else — geometric (`path '…'`), ranges, user-defined types — may not be.
+fn plain_type(t: &sqlparser::ast::DataType) -> bool {
+    use sqlparser::ast::DataType as T;
+    matches!(
+        t,
+        T::Character(_)
+            | T::Char(_)
+            | T::CharacterVarying(_)
+            | T::CharVarying(_)
+            | T::Varchar(_)
+            | T::Text
+            | T::String(_)
+            | T::Uuid
+            | T::Bytea
+            | T::Numeric(_)
+            | T::Decimal(_)
+            | T::Dec(_)
+            | T::Float(_)
+            | T::Int2(_)
+            | T::SmallInt(_)
+            | T::Int(_)
+            | T::Int4(_)
+            | T::Integer(_)
+            | T::Int8(_)
+            | T::BigInt(_)
+            | T::Float4
+            | T::Real
+            | T::Float8
+            | T::Double(_)
+            | T::DoublePrecision
+            | T::Bool
+            | T::Boolean
+            | T::Date
+            | T::Time(..)
+            | T::Timestamp(..)
+            | T::Interval { .. }
+            | T::JSON
+            | T::JSONB
+            | T::Bit(_)
+            | T::BitVarying(_)
+            | T::VarBit(_)
+            | T::Array(_)
+    )
 }
 
 /// Whether `e` is an aggregate call (or `GROUPING(…)`), maybe cast: a value that ROLLUP,

@@ -19,6 +19,9 @@ pub trait Catalog {
     fn relation(&self, schema: Option<&str>, name: &str) -> Option<Relation>;
     /// A relation by OID (the table OID of a RowDescription field).
     fn relation_by_oid(&self, oid: u32) -> Option<Relation>;
+    /// Whether a function (or aggregate) of this name exists outside `pg_catalog`: an
+    /// unqualified call may then reach it instead of the built-in the analysis trusts.
+    fn user_function(&self, name: &str) -> bool;
 }
 
 /// A table, view, materialized view, partitioned or foreign table.
@@ -36,6 +39,9 @@ pub struct Relation {
     pub columns: Vec<RelColumn>,
     /// For views and materialized views: `pg_get_viewdef(oid)`.
     pub view_definition: Option<String>,
+    /// `pg_class.relhasrules` (besides a view's own): a `DO INSTEAD` rule decides what an
+    /// INSERT, UPDATE or DELETE on it returns.
+    pub has_rules: bool,
 }
 
 /// `pg_class.relkind`, as far as the analysis cares.
@@ -62,7 +68,9 @@ pub struct RelColumn {
     pub name: String,
     /// `pg_attribute.attnum`.
     pub attnum: i16,
-    /// `pg_attribute.attnotnull` (a NOT NULL constraint; domain constraints do not count).
+    /// `pg_attribute.attnotnull` (a NOT NULL constraint; domain constraints do not count),
+    /// and so for every inheritance child and partition: a foreign partition, or a child
+    /// that dropped the constraint, can hold NULLs the parent's scan returns.
     pub not_null: bool,
     /// Its type is a range, multirange or geometric type (`pg_type.typcategory` `R` or `G`,
     /// domains included): `lower`/`upper` and arithmetic on those can yield NULL.

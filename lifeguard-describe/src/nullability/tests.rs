@@ -23,6 +23,7 @@ fn table(oid: u32, name: &str, cols: &[(&str, bool)]) -> Relation {
             })
             .collect(),
         view_definition: None,
+        has_rules: false,
     }
 }
 
@@ -89,6 +90,12 @@ impl Catalog for Fake {
 
     fn relation_by_oid(&self, _oid: u32) -> Option<Relation> {
         None
+    }
+
+    fn user_function(&self, name: &str) -> bool {
+        // As if the schema had a `public.initcap(integer)`, which an unqualified call with
+        // an integer reaches instead of the built-in.
+        name == "initcap"
     }
 }
 
@@ -555,4 +562,35 @@ fn guessed_names_and_unknown_aliases_never_resolve_a_reference() {
         &format!("SELECT l.v FROM (SELECT 1 AS {p}y) o, LATERAL (SELECT {p}y AS v FROM (SELECT bio AS {p}x FROM author) i) l"),
         "Y",
     );
+}
+
+#[test]
+fn a_user_function_may_shadow_a_built_in_name() {
+    check(
+        "SELECT initcap(name), pg_catalog.initcap(name), upper(name) FROM author",
+        "YNN",
+    );
+}
+
+#[test]
+fn schema_qualified_column_references_are_not_resolved() {
+    // `public.book.title` skips a subquery aliased `book`; the scopes do not record schemas.
+    check("SELECT public.book.title, book.title FROM book", "YN");
+}
+
+#[test]
+fn typed_geometric_literals_are_exotic() {
+    check(
+        "SELECT path '((0,0),(1,1))' + path '[(0,0),(1,1)]', DATE '2020-01-01' + 1",
+        "YN",
+    );
+}
+
+#[test]
+fn qualified_stars_respect_unknown_and_shared_aliases() {
+    let sql = "SELECT s.v FROM author x, LATERAL (SELECT x.* \
+               FROM XMLTABLE('/r' PASSING '<r/>' COLUMNS id int PATH 'id') AS x) s(v)";
+    assert_ne!(shape(sql).as_deref().map(|s| &s[..1]), Some("N"), "{sql}");
+    // Two FROM items called `a`: which one `a.*` means is not told.
+    assert_eq!(shape("SELECT a.* FROM author a, public.book a"), None);
 }
