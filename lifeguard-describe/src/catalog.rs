@@ -19,13 +19,27 @@ pub(crate) struct PgType {
     pub refers_to: Option<u32>,
 }
 
-/// Catalog access with per-connection caches. Lookup failures count as "unknown", which
-/// the analysis treats as nullable.
+/// What [`PgCatalog`] has read, kept on the connection between statements.
+#[derive(Default)]
+pub(crate) struct CatalogCache {
+    types: HashMap<u32, PgType>,
+    relations: HashMap<String, Option<Relation>>,
+    /// Loaded on first use; `Some(None)` when it could not be read.
+    user_functions: Option<Option<HashSet<String>>>,
+}
+
+/// Catalog access, cached per connection. Lookup failures count as "unknown", which the
+/// analysis treats as nullable.
 pub(crate) struct PgCatalog<'c> {
     conn: RefCell<&'c mut DescribeConn>,
-    relations: RefCell<HashMap<String, Option<Relation>>>,
-    /// Loaded on first use; `Some(None)` when it could not be read.
-    user_functions: RefCell<Option<Option<HashSet<String>>>>,
+    /// Taken from the connection while this lives, given back when dropped.
+    cache: RefCell<CatalogCache>,
+}
+
+impl Drop for PgCatalog<'_> {
+    fn drop(&mut self) {
+        self.conn.get_mut().catalog_cache = self.cache.take();
+    }
 }
 
 const TYPE_SQL: &str = "SELECT t.typname, n.nspname, t.typtype::text, t.typcategory::text, \
@@ -59,14 +73,23 @@ const USER_FUNCTIONS_SQL: &str = "SELECT DISTINCT p.proname::text FROM pg_proc p
 
 impl<'c> PgCatalog<'c> {
     pub fn new(conn: &'c mut DescribeConn) -> PgCatalog<'c> {
+        let cache = std::mem::take(&mut conn.catalog_cache);
         PgCatalog {
             conn: RefCell::new(conn),
-            relations: RefCell::new(HashMap::new()),
-            user_functions: RefCell::new(None),
+            cache: RefCell::new(cache),
         }
     }
 
     pub fn pg_type(&self, oid: u32) -> Result<PgType> {
+        if let Some(hit) = self.cache.borrow().types.get(&oid) {
+            return Ok(hit.clone());
+        }
+        let t = self.load_type(oid)?;
+        self.cache.borrow_mut().types.insert(oid, t.clone());
+        Ok(t)
+    }
+
+    fn load_type(&self, oid: u32) -> Result<PgType> {
         let rows = self
             .conn
             .borrow_mut()
@@ -153,11 +176,11 @@ impl<'c> PgCatalog<'c> {
 
     fn cached(&self, condition: &str, param: String) -> Option<Relation> {
         let key = format!("{condition}{param}");
-        if let Some(hit) = self.relations.borrow().get(&key) {
+        if let Some(hit) = self.cache.borrow().relations.get(&key) {
             return hit.clone();
         }
         let rel = self.load_relation(condition, &param);
-        self.relations.borrow_mut().insert(key, rel.clone());
+        self.cache.borrow_mut().relations.insert(key, rel.clone());
         rel
     }
 }
@@ -188,8 +211,8 @@ impl Catalog for PgCatalog<'_> {
     }
 
     fn user_function(&self, name: &str) -> bool {
-        let mut cache = self.user_functions.borrow_mut();
-        let names = cache.get_or_insert_with(|| {
+        let mut cache = self.cache.borrow_mut();
+        let names = cache.user_functions.get_or_insert_with(|| {
             // Unknown when the query fails: then every name counts as a user's.
             self.conn
                 .borrow_mut()

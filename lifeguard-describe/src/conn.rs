@@ -170,6 +170,9 @@ pub struct DescribeConn {
     stream: Stream,
     buf: BytesMut,
     out: BytesMut,
+    /// What the catalog reads found, kept for the connection's life (one compiler process):
+    /// the schema does not change under a build.
+    pub(crate) catalog_cache: crate::catalog::CatalogCache,
 }
 
 impl DescribeConn {
@@ -218,6 +221,7 @@ impl DescribeConn {
             stream,
             buf: BytesMut::new(),
             out: BytesMut::new(),
+            catalog_cache: Default::default(),
         };
         // The connect timeout covers the startup exchange too: something that accepts the
         // connection and never answers must not hold the build for READ_TIMEOUT.
