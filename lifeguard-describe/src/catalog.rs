@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use crate::conn::DescribeConn;
 use crate::description::TypeDesc;
@@ -19,9 +20,18 @@ pub(crate) struct PgType {
     pub refers_to: Option<u32>,
 }
 
-/// What [`PgCatalog`] has read, kept on the connection between statements.
+/// How long the catalog cache outlives the last statement described with it. A compiler
+/// process expands its macros one after another, well within this; a long-lived one (an
+/// editor's proc-macro server, where a migration may run between two expansions) reads the
+/// catalog again after a pause.
+const CACHE_IDLE: Duration = Duration::from_secs(1);
+
+/// What [`PgCatalog`] has read, kept on the connection between statements described in
+/// quick succession (see [`CACHE_IDLE`]).
 #[derive(Default)]
 pub(crate) struct CatalogCache {
+    /// When the last statement was described with it.
+    used: Option<Instant>,
     types: HashMap<u32, PgType>,
     relations: HashMap<String, Option<Relation>>,
     /// Loaded on first use; `Some(None)` when it could not be read.
@@ -38,7 +48,9 @@ pub(crate) struct PgCatalog<'c> {
 
 impl Drop for PgCatalog<'_> {
     fn drop(&mut self) {
-        self.conn.get_mut().catalog_cache = self.cache.take();
+        let mut cache = self.cache.take();
+        cache.used = Some(Instant::now());
+        self.conn.get_mut().catalog_cache = cache;
     }
 }
 
@@ -54,7 +66,9 @@ const REL_SQL: &str = "SELECT c.oid::int8::text, n.nspname, c.relname, c.relkind
 
 /// A column is NOT NULL when it and the same column of every descendant (inheritance child,
 /// partition) are, and no descendant is a foreign table. Its type is plain when its
-/// category is one whose operators and functions the analysis's lists describe.
+/// category is one whose operators and functions the analysis's lists describe, or it is
+/// another built-in that is neither geometric nor a range (jsonb, uuid, bytea…: their
+/// built-in `+ - * /` never return NULL for values).
 const COLS_SQL: &str = "WITH RECURSIVE d(oid) AS ( \
        SELECT inhrelid FROM pg_inherits WHERE inhparent = $1::int8::oid \
        UNION SELECT i.inhrelid FROM pg_inherits i JOIN d ON i.inhparent = d.oid) \
@@ -62,18 +76,27 @@ const COLS_SQL: &str = "WITH RECURSIVE d(oid) AS ( \
        (a.attnotnull AND NOT EXISTS (SELECT FROM d JOIN pg_class c ON c.oid = d.oid \
           LEFT JOIN pg_attribute ca ON ca.attrelid = d.oid AND ca.attname = a.attname \
           WHERE c.relkind = 'f' OR NOT coalesce(ca.attnotnull, false)))::text, \
-       coalesce(t.typcategory IN ('A', 'B', 'D', 'E', 'I', 'N', 'S', 'T', 'V'), false)::text \
+       coalesce(t.typcategory IN ('A', 'B', 'D', 'E', 'I', 'N', 'S', 'T', 'V') \
+         OR (t.typnamespace = 'pg_catalog'::regnamespace AND t.typcategory NOT IN ('G', 'R')), \
+         false)::text \
      FROM pg_attribute a LEFT JOIN pg_type t ON t.oid = a.atttypid \
      WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
-/// Names of the functions outside `pg_catalog` and `information_schema`.
+/// Names of the functions outside `pg_catalog` and `information_schema`, and (marked by a
+/// leading space, which no function name the analysis asks about has) whether a cast uses one.
 const USER_FUNCTIONS_SQL: &str = "SELECT DISTINCT p.proname::text FROM pg_proc p \
      JOIN pg_namespace n ON n.oid = p.pronamespace \
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')";
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     UNION ALL SELECT ' cast' WHERE EXISTS (SELECT FROM pg_cast c \
+       JOIN pg_proc p ON p.oid = c.castfunc JOIN pg_namespace n ON n.oid = p.pronamespace \
+       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))";
 
 impl<'c> PgCatalog<'c> {
     pub fn new(conn: &'c mut DescribeConn) -> PgCatalog<'c> {
-        let cache = std::mem::take(&mut conn.catalog_cache);
+        let mut cache = std::mem::take(&mut conn.catalog_cache);
+        if cache.used.is_none_or(|t| t.elapsed() > CACHE_IDLE) {
+            cache = CatalogCache::default();
+        }
         PgCatalog {
             conn: RefCell::new(conn),
             cache: RefCell::new(cache),
@@ -208,6 +231,10 @@ impl Catalog for PgCatalog<'_> {
 
     fn relation_by_oid(&self, oid: u32) -> Option<Relation> {
         self.cached("$1::int8::oid", oid.to_string())
+    }
+
+    fn user_casts(&self) -> bool {
+        self.user_function(" cast")
     }
 
     fn user_function(&self, name: &str) -> bool {

@@ -191,6 +191,18 @@ const CASES: &[Case] = &[
         [("pricey", "bool", Y)], nulls: ["pricey"]),
     case!("SELECT to_number(f.rental_rate::text, '') AS n, f.rental_rate + 1 AS r FROM film f",
         [("n", "numeric", Y), ("r", "numeric", N)], nulls: ["n"]),
+    case!("SELECT \"?column?\" FROM (SELECT 'x'::text) a NATURAL LEFT JOIN (SELECT 1 AS \"?column?\" WHERE false) b",
+        [("?column?", "int4", Y)], nulls: ["?column?"]),
+    // A scalar subquery that aggregates returns one row; others may return none.
+    case!("SELECT c.customer_id,
+                  (SELECT count(*) FROM rental r WHERE r.customer_id = c.customer_id) AS rentals,
+                  (SELECT max(r.rental_date) FROM rental r WHERE r.customer_id = c.customer_id) AS last,
+                  (SELECT count(*) FROM rental r WHERE r.customer_id = c.customer_id HAVING count(*) > 0) AS some
+           FROM customer c",
+        [("customer_id", "int4", N), ("rentals", "int8", N), ("last", "timestamptz", Y), ("some", "int8", Y)],
+        nulls: ["last", "some"]),
+    case!("SELECT rental_date + interval '3 days' AS due, now() - rental_date AS age FROM rental",
+        [("due", "timestamptz", N), ("age", "interval", N)]),
     case!("SELECT '((0,0),(1,1))'::path + '[(0,0),(1,1)]'::path AS p, point(1, 1) <-> point(0, 0) AS d",
         [("p", "path", Y), ("d", "float8", Y)], nulls: ["p"]),
     // RETURNING.
@@ -404,6 +416,10 @@ fn catalog_features_that_can_hide_nulls() {
          CREATE TRIGGER lg_instead INSTEAD OF INSERT ON staff_list
              FOR EACH ROW EXECUTE FUNCTION pg_temp.lg_noop();
          CREATE FUNCTION public.initcap(integer) RETURNS text LANGUAGE sql AS 'SELECT NULL::text';
+         CREATE TYPE lg_level AS ENUM ('low', 'high');
+         CREATE FUNCTION lg_level_of(int) RETURNS lg_level LANGUAGE sql
+             AS $$SELECT CASE WHEN $1 > 500 THEN 'high'::lg_level END$$;
+         CREATE CAST (integer AS lg_level) WITH FUNCTION lg_level_of(integer);
          SAVEPOINT fdw;",
     )
     .unwrap();
@@ -421,6 +437,8 @@ fn catalog_features_that_can_hide_nulls() {
             &[Y, Y, N],
             &["i"],
         ),
+        // A cast implemented by a user's function.
+        ("SELECT film_id::lg_level AS lvl FROM film", &[Y], &["lvl"]),
     ];
     // A foreign partition needs file_fdw, which a non-superuser DATABASE_URL cannot create.
     let fdw = conn.batch_execute(
@@ -456,4 +474,20 @@ fn catalog_features_that_can_hide_nulls() {
     }
     conn.batch_execute("ROLLBACK").unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The catalog is read again after a pause, so a long-lived describe connection (an
+/// editor's) sees a migration that ran in between.
+#[test]
+fn the_catalog_cache_does_not_outlive_a_pause() {
+    let mut conn = connect(&url());
+    let sql = "SELECT first_name FROM actor";
+    conn.batch_execute("BEGIN").unwrap();
+    assert!(!describe(&mut conn, sql).unwrap().columns[0].nullable);
+    conn.batch_execute("ALTER TABLE actor ALTER first_name DROP NOT NULL")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = describe(&mut conn, sql).unwrap().columns[0].nullable;
+    conn.batch_execute("ROLLBACK").unwrap();
+    assert!(after, "the dropped NOT NULL went unnoticed");
 }

@@ -536,7 +536,7 @@ impl Analyzer<'_> {
 
     /// A FROM list: comma-separated items, each later one able to see the earlier ones
     /// when it is LATERAL.
-    fn scope_of_from(&mut self, from: &[TableWithJoins], outer: &[&Scope]) -> Scope {
+    pub(super) fn scope_of_from(&mut self, from: &[TableWithJoins], outer: &[&Scope]) -> Scope {
         let mut acc = Scope::empty();
         for item in from {
             let next = self.join_tree(item, outer, &acc);
@@ -762,7 +762,8 @@ fn joined(mut left: Scope, mut right: Scope, join: &Join) -> Scope {
             .map(|n| name_parts(n).pop())
             .collect::<Option<Vec<_>>>(),
         JoinConstraint::Natural => match (&left.star, &right.star) {
-            (Some(l), Some(r)) => Some(
+            // Which names the sides share is only known when every name is Postgres's.
+            (Some(l), Some(r)) if l.iter().chain(r).all(|c| c.certain) => Some(
                 l.iter()
                     .filter(|c| r.iter().any(|d| d.name == c.name))
                     .map(|c| c.name.clone())
@@ -772,24 +773,27 @@ fn joined(mut left: Scope, mut right: Scope, join: &Join) -> Scope {
         },
         JoinConstraint::On(_) | JoinConstraint::None => Some(Vec::new()),
     };
-    let Some(using) = using else {
-        // NATURAL join with unknown columns: nothing is known about the result.
+    // Each merged column must be found, by a name Postgres also uses, on both sides.
+    let sides = |name: &String| -> Option<(bool, bool)> {
+        let side = |s: &Scope| Some(find(s.star.as_deref()?, name)??.nullable);
+        Some((side(&left)?, side(&right)?))
+    };
+    let sides: Option<Vec<(bool, bool)>> = using
+        .as_ref()
+        .and_then(|names| names.iter().map(sides).collect());
+    let (Some(using), Some(sides)) = (using, sides) else {
+        // A NATURAL or USING join whose columns are not known: nothing is known of the
+        // result.
         left.append(right);
         left.make_nullable();
         left.star = None;
         return left;
     };
     // Merged columns take their values before the outer join pads a side with NULLs.
-    let find = |s: &Scope, name: &str| -> bool {
-        s.star
-            .as_ref()
-            .and_then(|cols| cols.iter().find(|c| c.name == name))
-            .is_none_or(|c| c.nullable)
-    };
     let merged: Vec<Col> = using
         .iter()
-        .map(|name| {
-            let (l, r) = (find(&left, name), find(&right, name));
+        .zip(sides)
+        .map(|(name, (l, r))| {
             let nullable = match (left_nullable, right_nullable) {
                 (false, false) => l && r,
                 (false, true) => l,

@@ -2,8 +2,8 @@
 //! refers to. Functions and operators not listed here are assumed able to return NULL.
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, TypedString,
-    Value,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Query,
+    TypedString, Value,
 };
 
 use super::analyze::{norm, Analyzer, Cx, Grouping};
@@ -218,20 +218,40 @@ fn list(names: &[&str], name: &str) -> bool {
 /// Whether `e` may be NULL (`true` also when unsure).
 pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
     let any = |a: &mut Analyzer, es: &[&Expr]| es.iter().any(|e| nullable(a, e, cx));
+    if special_syntax(e).is_some_and(|names| names.iter().any(|n| a.catalog().user_function(n))) {
+        // `ceil(x)`, `substring(…)`… call functions by name too, and a user's may win.
+        return true;
+    }
     match e {
         Expr::Identifier(id) => cx.column(std::slice::from_ref(id)).unwrap_or(true),
         Expr::CompoundIdentifier(ids) => cx.column(ids).unwrap_or(true),
         Expr::Value(v) => matches!(v.value, Value::Null | Value::Placeholder(_)),
         Expr::TypedString(_) => false,
         Expr::Interval(i) => nullable(a, &i.value, cx),
-        Expr::Cast { expr, .. } | Expr::Nested(expr) | Expr::Collate { expr, .. } => {
-            nullable(a, expr, cx)
+        // A user-defined cast function may return NULL; a literal's cast is the type's
+        // input function.
+        Expr::Cast { expr, .. } => {
+            nullable(a, expr, cx) || (!matches!(**expr, Expr::Value(_)) && a.catalog().user_casts())
         }
+        Expr::Nested(expr) | Expr::Collate { expr, .. } => nullable(a, expr, cx),
         Expr::UnaryOp { expr, .. } | Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
             nullable(a, expr, cx)
         }
-        // `extract(month FROM 'infinity')` is NULL.
-        Expr::Extract { .. } => true,
+        // `extract(month FROM 'infinity')` is NULL; the fields that count years or seconds
+        // are ±Infinity there instead.
+        Expr::Extract { field, expr, .. } => {
+            use sqlparser::ast::DateTimeField as F;
+            !matches!(
+                field,
+                F::Epoch
+                    | F::Year
+                    | F::Decade
+                    | F::Century
+                    | F::Millennium
+                    | F::Julian
+                    | F::Isoyear
+            ) || nullable(a, expr, cx)
+        }
         Expr::BinaryOp { left, op, right } => {
             !strict_operator(op)
                 || operand(a, left, cx)
@@ -359,8 +379,86 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         // Array and row constructors are values even when their elements are NULL.
         Expr::Array(_) | Expr::Tuple(_) => false,
         Expr::Function(f) => function(a, f, cx),
-        // Scalar subqueries (no row → NULL), JSON access, subscripts, ANY/ALL, …
+        // A scalar subquery is NULL when it finds no row; one that surely returns one row
+        // has its column's nullability.
+        Expr::Subquery(q) => {
+            !one_row(a, q, cx)
+                || match a.query(q, cx.scopes) {
+                    Some(cols) if cols.len() == 1 => cols[0].nullable,
+                    _ => true,
+                }
+        }
+        // JSON access, subscripts, ANY/ALL, …
         _ => true,
+    }
+}
+
+/// Whether `q` returns exactly one row: a lone SELECT that aggregates (an aggregate of its
+/// own, not of an outer query's columns) with no GROUP BY, HAVING, LIMIT, OFFSET or FETCH,
+/// e.g. `(SELECT count(*) FROM rental r WHERE r.customer_id = c.customer_id)`.
+fn one_row(a: &mut Analyzer, q: &Query, cx: &Cx) -> bool {
+    use sqlparser::ast::{GroupByExpr, SelectItem, SetExpr};
+    if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return false;
+    }
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return false;
+    };
+    let plain_group =
+        matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+    if !plain_group || s.having.is_some() || s.top.is_some() {
+        return false;
+    }
+    let [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] =
+        s.projection.as_slice()
+    else {
+        return false;
+    };
+    let scope = a.scope_of_from(&s.from, cx.scopes);
+    let mut scopes = cx.scopes.to_vec();
+    scopes.push(&scope);
+    let inner = Cx {
+        scopes: &scopes,
+        grouping: Grouping::None,
+        in_aggregate: false,
+    };
+    own_aggregate(a, e, &inner.local())
+}
+
+/// Whether `e` holds (outside subqueries) an aggregate over `local`'s own columns.
+fn own_aggregate(a: &Analyzer, e: &Expr, local: &Cx) -> bool {
+    match e {
+        Expr::Cast { expr, .. } | Expr::Nested(expr) | Expr::UnaryOp { expr, .. } => {
+            own_aggregate(a, expr, local)
+        }
+        Expr::BinaryOp { left, right, .. } => {
+            own_aggregate(a, left, local) || own_aggregate(a, right, local)
+        }
+        Expr::Function(f) if f.over.is_none() => {
+            let Some(name) = builtin_name(a, f) else {
+                return false;
+            };
+            // An aggregate whose arguments and FILTER name only outer columns (or none but
+            // outer ones) belongs to the outer query; ORDER BY inside one is not looked at.
+            let plain_args = match &f.args {
+                FunctionArguments::List(l) => l.clauses.is_empty(),
+                _ => true,
+            };
+            let own_filter = f.filter.as_deref().is_none_or(|e| refs_local(e, local));
+            match arguments(f) {
+                Some(Some(args)) if list(AGGREGATES, &name) => {
+                    plain_args
+                        && own_filter
+                        && f.within_group.is_empty()
+                        && args.iter().all(|e| refs_local(e, local))
+                }
+                Some(Some(args)) if name == "coalesce" => {
+                    args.iter().any(|e| own_aggregate(a, e, local))
+                }
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 
@@ -544,7 +642,8 @@ fn function(a: &mut Analyzer, f: &Function, cx: &Cx) -> bool {
         "lower" | "upper" => args.iter().any(|e| nullable(a, e, cx) || exotic(a, e, cx)),
         // NULL only when every argument is NULL.
         "coalesce" | "greatest" | "least" => args.iter().all(|e| nullable(a, e, cx)),
-        "concat_ws" => args.first().is_none_or(|e| nullable(a, e, cx)),
+        // NULL only when the separator (the format) is; NULL arguments become ''.
+        "concat_ws" | "format" => args.first().is_none_or(|e| nullable(a, e, cx)),
         _ if list(NEVER_NULL, &name) => false,
         _ if list(STRICT_NON_NULL, &name) => args.iter().any(|e| nullable(a, e, cx)),
         _ => true,
@@ -611,6 +710,10 @@ pub(super) fn exotic(a: &Analyzer, e: &Expr, cx: &Cx) -> bool {
         Expr::CompoundIdentifier(ids) => cx.resolve(ids).is_none_or(|(c, _)| c.exotic),
         // A literal of no stated type resolves as a string where one is accepted.
         Expr::Value(v) => matches!(v.value, Value::Placeholder(_)),
+        Expr::Interval(_) => false,
+        Expr::Function(f) if f.over.is_some() => {
+            !function_name(f).is_some_and(|n| list(WINDOW_NEVER_NULL, &n))
+        }
         Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => exotic(a, inner, cx),
         Expr::Cast { data_type, .. } | Expr::TypedString(TypedString { data_type, .. }) => {
             !plain_type(data_type)
@@ -664,6 +767,21 @@ pub(super) fn exotic(a: &Analyzer, e: &Expr, cx: &Cx) -> bool {
         | Expr::Overlay { .. } => false,
         _ => true,
     }
+}
+
+/// The functions an expression written in special syntax calls by name.
+fn special_syntax(e: &Expr) -> Option<&'static [&'static str]> {
+    Some(match e {
+        Expr::Ceil { .. } => &["ceil", "ceiling"],
+        Expr::Floor { .. } => &["floor"],
+        Expr::Substring { .. } => &["substring", "substr"],
+        Expr::Trim { .. } => &["btrim", "ltrim", "rtrim"],
+        Expr::Position { .. } => &["position", "strpos"],
+        Expr::Overlay { .. } => &["overlay"],
+        Expr::AtTimeZone { .. } => &["timezone"],
+        Expr::Extract { .. } => &["extract", "date_part"],
+        _ => return None,
+    })
 }
 
 /// A built-in type of a category whose functions and operators the lists describe

@@ -22,6 +22,9 @@ pub trait Catalog {
     /// Whether a function (or aggregate) of this name exists outside `pg_catalog`: an
     /// unqualified call may then reach it instead of the built-in the analysis trusts.
     fn user_function(&self, name: &str) -> bool;
+    /// Whether a cast is implemented by a function outside `pg_catalog` (which may return
+    /// NULL for a value).
+    fn user_casts(&self) -> bool;
 }
 
 /// A table, view, materialized view, partitioned or foreign table.

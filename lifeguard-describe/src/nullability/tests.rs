@@ -93,9 +93,13 @@ impl Catalog for Fake {
     }
 
     fn user_function(&self, name: &str) -> bool {
-        // As if the schema had a `public.initcap(integer)`, which an unqualified call with
-        // an integer reaches instead of the built-in.
-        name == "initcap"
+        // As if the schema had `public.initcap(integer)` and `public.floor(integer)`, which
+        // unqualified calls with an integer reach instead of the built-ins.
+        name == "initcap" || name == "floor"
+    }
+
+    fn user_casts(&self) -> bool {
+        false
     }
 }
 
@@ -313,8 +317,8 @@ fn expressions() {
         "NNN",
     );
     check(
-        "SELECT substring(title from 1 for 2), extract(year from now()) FROM book",
-        "NY",
+        "SELECT substring(title from 1 for 2), extract(year from now()), extract(month from now()) FROM book",
+        "NNY",
     );
     // A regular expression that does not match gives NULL.
     check(
@@ -593,4 +597,72 @@ fn qualified_stars_respect_unknown_and_shared_aliases() {
     assert_ne!(shape(sql).as_deref().map(|s| &s[..1]), Some("N"), "{sql}");
     // Two FROM items called `a`: which one `a.*` means is not told.
     assert_eq!(shape("SELECT a.* FROM author a, public.book a"), None);
+}
+
+#[test]
+fn special_syntax_calls_functions_by_name_too() {
+    check(
+        "SELECT floor(id), ceil(id), substring(name FROM 1 FOR 2) FROM author",
+        "YNN",
+    );
+}
+
+#[test]
+fn natural_and_using_joins_need_names_postgres_uses() {
+    // Postgres calls the first subquery's column `text`, not `?column?`.
+    check(
+        "SELECT \"?column?\" FROM (SELECT 'x'::text) a NATURAL LEFT JOIN (SELECT 1 AS \"?column?\") b",
+        "Y",
+    );
+    let sql = "SELECT * FROM (SELECT 'x'::text, 1 AS k) a \
+               LEFT JOIN (SELECT 1 AS \"?column?\") b USING (\"?column?\")";
+    assert!(
+        shape(sql).is_none_or(|s| !s.contains('N')),
+        "a USING join on a guessed name leaves nothing known: {sql}"
+    );
+    // Certain names still merge.
+    check(
+        "SELECT id FROM author JOIN (SELECT 1 AS id) x USING (id)",
+        "N",
+    );
+}
+
+#[test]
+fn intervals_window_numbers_format_and_extract() {
+    check(
+        "SELECT now() - interval '30 days', row_number() OVER () - 1, count(*) OVER () / 20.0, format('%s', bio), extract(epoch FROM now()), extract(day FROM now()) FROM author",
+        "NNNNNY",
+    );
+}
+
+#[test]
+fn scalar_subqueries_that_aggregate_return_one_row() {
+    let one = |inner: &str| format!("SELECT ({inner}) FROM author a");
+    check(
+        &one("SELECT count(*) FROM book b WHERE b.author_id = a.id"),
+        "N",
+    );
+    check(
+        &one("SELECT coalesce(sum(b.price), 0) FROM book b WHERE b.author_id = a.id"),
+        "N",
+    );
+    check(&one("SELECT count(b.id) + 1 FROM book b"), "N");
+    check(
+        &one("SELECT max(b.price) FROM book b WHERE b.author_id = a.id"),
+        "Y",
+    );
+    // No row at all: the aggregate is the outer query's, or rows are filtered or grouped.
+    check(&one("SELECT count(a.id) FROM book b"), "Y");
+    check(
+        &one("SELECT count(*) FILTER (WHERE a.id > 1) FROM book b"),
+        "Y",
+    );
+    check(&one("SELECT count(*) FROM book b HAVING count(*) > 1"), "Y");
+    check(
+        &one("SELECT count(*) FROM book b GROUP BY b.author_id"),
+        "Y",
+    );
+    check(&one("SELECT count(*) FROM book b LIMIT 0"), "Y");
+    check(&one("SELECT count(*) OVER () FROM book b"), "Y");
+    check(&one("SELECT b.id FROM book b LIMIT 1"), "Y");
 }
