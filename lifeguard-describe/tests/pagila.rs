@@ -420,6 +420,8 @@ fn catalog_features_that_can_hide_nulls() {
          CREATE FUNCTION lg_level_of(int) RETURNS lg_level LANGUAGE sql
              AS $$SELECT CASE WHEN $1 > 500 THEN 'high'::lg_level END$$;
          CREATE CAST (integer AS lg_level) WITH FUNCTION lg_level_of(integer);
+         CREATE FUNCTION lg_tsv_text(tsvector) RETURNS text LANGUAGE sql AS 'SELECT NULL::text';
+         CREATE CAST (tsvector AS text) WITH FUNCTION lg_tsv_text(tsvector) AS IMPLICIT;
          SAVEPOINT fdw;",
     )
     .unwrap();
@@ -431,14 +433,19 @@ fn catalog_features_that_can_hide_nulls() {
             &[Y, Y, Y],
             &["id", "sid"],
         ),
-        // Once a user's function shares a built-in's name, unqualified calls are unknown.
+        // Once a user's function shares a built-in's name, unqualified calls are unknown
+        // (and with the user casts below, so is every call: `upper(title)` too).
         (
             "SELECT initcap(film_id) AS i, initcap(title) AS t, upper(title) AS u FROM film",
-            &[Y, Y, N],
+            &[Y, Y, Y],
             &["i"],
         ),
-        // A cast implemented by a user's function.
-        ("SELECT film_id::lg_level AS lvl FROM film", &[Y], &["lvl"]),
+        // Casts implemented by a user's function: explicit, of a number literal, implicit.
+        (
+            "SELECT film_id::lg_level AS lvl, 1::lg_level AS one, upper(fulltext) AS u, film_id AS id FROM film",
+            &[Y, Y, Y, N],
+            &["lvl", "one", "u"],
+        ),
     ];
     // A foreign partition needs file_fdw, which a non-superuser DATABASE_URL cannot create.
     let fdw = conn.batch_execute(

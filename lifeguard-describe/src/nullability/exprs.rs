@@ -222,17 +222,18 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
         // `ceil(x)`, `substring(…)`… call functions by name too, and a user's may win.
         return true;
     }
+    if a.catalog().user_casts() && !cast_free(e) {
+        // A user's cast function, perhaps implicit, may sit between any operator or
+        // function and its arguments, and return NULL.
+        return true;
+    }
     match e {
         Expr::Identifier(id) => cx.column(std::slice::from_ref(id)).unwrap_or(true),
         Expr::CompoundIdentifier(ids) => cx.column(ids).unwrap_or(true),
         Expr::Value(v) => matches!(v.value, Value::Null | Value::Placeholder(_)),
         Expr::TypedString(_) => false,
         Expr::Interval(i) => nullable(a, &i.value, cx),
-        // A user-defined cast function may return NULL; a literal's cast is the type's
-        // input function.
-        Expr::Cast { expr, .. } => {
-            nullable(a, expr, cx) || (!matches!(**expr, Expr::Value(_)) && a.catalog().user_casts())
-        }
+        Expr::Cast { expr, .. } => nullable(a, expr, cx),
         Expr::Nested(expr) | Expr::Collate { expr, .. } => nullable(a, expr, cx),
         Expr::UnaryOp { expr, .. } | Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
             nullable(a, expr, cx)
@@ -393,20 +394,37 @@ pub(super) fn nullable(a: &mut Analyzer, e: &Expr, cx: &Cx) -> bool {
     }
 }
 
+/// Expressions that involve no cast, implicit or explicit, of their own.
+fn cast_free(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Identifier(_)
+            | Expr::CompoundIdentifier(_)
+            | Expr::Value(_)
+            | Expr::Nested(_)
+            | Expr::IsNull(_)
+            | Expr::IsNotNull(_)
+            | Expr::Exists { .. }
+            | Expr::Subquery(_)
+    )
+}
+
 /// Whether `q` returns exactly one row: a lone SELECT that aggregates (an aggregate of its
-/// own, not of an outer query's columns) with no GROUP BY, HAVING, LIMIT, OFFSET or FETCH,
+/// own, not of an outer query's columns) with no GROUP BY, HAVING, LIMIT, OFFSET, FETCH,
+/// ORDER BY or DISTINCT ON, and a value made of nothing but such aggregates, literals,
+/// casts, operators and `coalesce` (a set-returning function anywhere could leave no row),
 /// e.g. `(SELECT count(*) FROM rental r WHERE r.customer_id = c.customer_id)`.
 fn one_row(a: &mut Analyzer, q: &Query, cx: &Cx) -> bool {
-    use sqlparser::ast::{GroupByExpr, SelectItem, SetExpr};
-    if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
-        return false;
-    }
+    use sqlparser::ast::{Distinct, GroupByExpr, SelectItem, SetExpr};
+    let clauses =
+        q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() || q.order_by.is_some();
     let SetExpr::Select(s) = q.body.as_ref() else {
         return false;
     };
     let plain_group =
         matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
-    if !plain_group || s.having.is_some() || s.top.is_some() {
+    let distinct_on = matches!(s.distinct, Some(Distinct::On(_)));
+    if clauses || !plain_group || distinct_on || s.having.is_some() || s.top.is_some() {
         return false;
     }
     let [SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }] =
@@ -422,22 +440,22 @@ fn one_row(a: &mut Analyzer, q: &Query, cx: &Cx) -> bool {
         grouping: Grouping::None,
         in_aggregate: false,
     };
-    own_aggregate(a, e, &inner.local())
+    own_aggregate(a, e, &inner.local()) == Some(true)
 }
 
-/// Whether `e` holds (outside subqueries) an aggregate over `local`'s own columns.
-fn own_aggregate(a: &Analyzer, e: &Expr, local: &Cx) -> bool {
+/// For an expression made only of aggregates over `local`'s own columns, literals, casts,
+/// operators and `coalesce`: whether it holds such an aggregate. `None` for anything else.
+fn own_aggregate(a: &Analyzer, e: &Expr, local: &Cx) -> Option<bool> {
     match e {
+        Expr::Value(_) | Expr::TypedString(_) => Some(false),
         Expr::Cast { expr, .. } | Expr::Nested(expr) | Expr::UnaryOp { expr, .. } => {
             own_aggregate(a, expr, local)
         }
         Expr::BinaryOp { left, right, .. } => {
-            own_aggregate(a, left, local) || own_aggregate(a, right, local)
+            Some(own_aggregate(a, left, local)? | own_aggregate(a, right, local)?)
         }
         Expr::Function(f) if f.over.is_none() => {
-            let Some(name) = builtin_name(a, f) else {
-                return false;
-            };
+            let name = builtin_name(a, f)?;
             // An aggregate whose arguments and FILTER name only outer columns (or none but
             // outer ones) belongs to the outer query; ORDER BY inside one is not looked at.
             let plain_args = match &f.args {
@@ -446,19 +464,22 @@ fn own_aggregate(a: &Analyzer, e: &Expr, local: &Cx) -> bool {
             };
             let own_filter = f.filter.as_deref().is_none_or(|e| refs_local(e, local));
             match arguments(f) {
-                Some(Some(args)) if list(AGGREGATES, &name) => {
-                    plain_args
-                        && own_filter
-                        && f.within_group.is_empty()
-                        && args.iter().all(|e| refs_local(e, local))
-                }
+                Some(Some(args)) if list(AGGREGATES, &name) => (plain_args
+                    && own_filter
+                    && f.within_group.is_empty()
+                    && args.iter().all(|e| refs_local(e, local)))
+                .then_some(true),
                 Some(Some(args)) if name == "coalesce" => {
-                    args.iter().any(|e| own_aggregate(a, e, local))
+                    let mut any = false;
+                    for e in args {
+                        any |= own_aggregate(a, e, local)?;
+                    }
+                    Some(any)
                 }
-                _ => false,
+                _ => None,
             }
         }
-        _ => false,
+        _ => None,
     }
 }
 

@@ -665,4 +665,18 @@ fn scalar_subqueries_that_aggregate_return_one_row() {
     check(&one("SELECT count(*) FROM book b LIMIT 0"), "Y");
     check(&one("SELECT count(*) OVER () FROM book b"), "Y");
     check(&one("SELECT b.id FROM book b LIMIT 1"), "Y");
+    // A set-returning function anywhere can leave no row.
+    check(
+        &one("SELECT count(*) FROM book b ORDER BY generate_series(1, 0)"),
+        "Y",
+    );
+    check(
+        &one("SELECT DISTINCT ON (generate_series(1, 0)) count(*) FROM book b"),
+        "Y",
+    );
+    check(
+        &one("SELECT count(*) + (generate_series(1, 0) IS NOT NULL)::int FROM book b"),
+        "Y",
+    );
+    check(&one("SELECT DISTINCT count(*) FROM book b"), "N");
 }
