@@ -7,12 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use lifeguard::{Client, Executor};
 
-fn database_url() -> String {
-    match std::env::var("DATABASE_URL") {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => "postgres://lifeguard:lifeguard@127.0.0.1:5432/lifeguard_test".into(),
-    }
-}
+mod scratch;
+
+use scratch::database_url;
 
 fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -35,7 +35,15 @@ pub(crate) struct CatalogCache {
     types: HashMap<u32, PgType>,
     relations: HashMap<String, Option<Relation>>,
     /// Loaded on first use; `Some(None)` when it could not be read.
-    user_functions: Option<Option<HashSet<String>>>,
+    user: Option<Option<UserRoutines>>,
+}
+
+/// What users added to the catalog that can stand in for a built-in.
+struct UserRoutines {
+    /// Names of the functions outside `pg_catalog` and `information_schema`.
+    functions: HashSet<String>,
+    /// Whether a cast is implemented by one of them.
+    casts: bool,
 }
 
 /// Catalog access, cached per connection. Lookup failures count as "unknown", which the
@@ -82,14 +90,13 @@ const COLS_SQL: &str = "WITH RECURSIVE d(oid) AS ( \
      FROM pg_attribute a LEFT JOIN pg_type t ON t.oid = a.atttypid \
      WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
-/// Names of the functions outside `pg_catalog` and `information_schema`, and (marked by a
-/// leading space, which no function name the analysis asks about has) whether a cast uses one.
-const USER_FUNCTIONS_SQL: &str = "SELECT DISTINCT p.proname::text FROM pg_proc p \
-     JOIN pg_namespace n ON n.oid = p.pronamespace \
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
-     UNION ALL SELECT ' cast' WHERE EXISTS (SELECT FROM pg_cast c \
-       JOIN pg_proc p ON p.oid = c.castfunc JOIN pg_namespace n ON n.oid = p.pronamespace \
-       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))";
+/// [`UserRoutines`]: one row per function name, each also saying whether any cast uses
+/// a user's function.
+const USER_ROUTINES_SQL: &str = "WITH f AS (SELECT p.oid, p.proname::text AS name FROM pg_proc p \
+       JOIN pg_namespace n ON n.oid = p.pronamespace \
+       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')) \
+     SELECT DISTINCT f.name, \
+       EXISTS (SELECT FROM pg_cast c JOIN f g ON g.oid = c.castfunc)::text FROM f";
 
 impl<'c> PgCatalog<'c> {
     pub fn new(conn: &'c mut DescribeConn) -> PgCatalog<'c> {
@@ -197,6 +204,23 @@ impl<'c> PgCatalog<'c> {
         })
     }
 
+    /// `f` of the user's routines, read on first use; `true` when they cannot be read.
+    fn with_user(&self, f: impl FnOnce(&UserRoutines) -> bool) -> bool {
+        let mut cache = self.cache.borrow_mut();
+        let user = cache.user.get_or_insert_with(|| {
+            let rows = self.conn.borrow_mut().query(USER_ROUTINES_SQL, &[]).ok()?;
+            let casts = rows
+                .first()
+                .is_some_and(|r| r.get(1).cloned().flatten().as_deref() == Some("true"));
+            let functions = rows
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect();
+            Some(UserRoutines { functions, casts })
+        });
+        user.as_ref().is_none_or(f)
+    }
+
     fn cached(&self, condition: &str, param: String) -> Option<Relation> {
         let key = format!("{condition}{param}");
         if let Some(hit) = self.cache.borrow().relations.get(&key) {
@@ -233,24 +257,11 @@ impl Catalog for PgCatalog<'_> {
         self.cached("$1::int8::oid", oid.to_string())
     }
 
-    fn user_casts(&self) -> bool {
-        self.user_function(" cast")
+    fn user_function(&self, name: &str) -> bool {
+        self.with_user(|u| u.functions.contains(name))
     }
 
-    fn user_function(&self, name: &str) -> bool {
-        let mut cache = self.cache.borrow_mut();
-        let names = cache.user_functions.get_or_insert_with(|| {
-            // Unknown when the query fails: then every name counts as a user's.
-            self.conn
-                .borrow_mut()
-                .query(USER_FUNCTIONS_SQL, &[])
-                .ok()
-                .map(|rows| {
-                    rows.into_iter()
-                        .filter_map(|r| r.into_iter().next().flatten())
-                        .collect()
-                })
-        });
-        names.as_ref().is_none_or(|n| n.contains(name))
+    fn user_casts(&self) -> bool {
+        self.with_user(|u| u.casts)
     }
 }

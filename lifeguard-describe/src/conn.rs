@@ -170,8 +170,8 @@ pub struct DescribeConn {
     stream: Stream,
     buf: BytesMut,
     out: BytesMut,
-    /// What the catalog reads found, kept for the connection's life (one compiler process):
-    /// the schema does not change under a build.
+    /// What the catalog reads found, kept while statements are described in quick
+    /// succession (see `catalog::CACHE_IDLE`).
     pub(crate) catalog_cache: crate::catalog::CatalogCache,
 }
 

@@ -3,15 +3,14 @@
 //! columns. `None` anywhere means "could not tell", which callers turn into nullable.
 
 use sqlparser::ast::{
-    Cte, GroupByExpr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query,
-    Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, Statement,
+    Cte, Expr, GroupByExpr, Ident, Join, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart,
+    Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator, Statement,
     TableAlias, TableFactor, TableObject, TableWithJoins, UpdateTableFromKind, With,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::{Catalog, RelColumn, RelKind, Relation};
-use sqlparser::ast::Expr;
 
 /// Views referring to views: deeper nesting than this is reported as unknown.
 const MAX_VIEW_DEPTH: usize = 8;
@@ -609,7 +608,6 @@ impl Analyzer<'_> {
         }
     }
 
-    /// A table, view or CTE referred to by name.
     /// A relation named in FROM, or (`dml_target`) the table an INSERT, UPDATE or DELETE
     /// changes: never a CTE, and a view's or a rule-bearing table's RETURNING is whatever
     /// its INSTEAD OF trigger or rule makes it, so nullable.
@@ -642,18 +640,11 @@ impl Analyzer<'_> {
                 .catalog
                 .relation(schema.as_deref(), &relname)
                 .and_then(|rel| {
-                    let rewritten = dml_target && (rel.kind == RelKind::View || rel.has_rules);
-                    let cols = self.relation_columns(&rel)?;
-                    Some(match rewritten {
-                        true => cols
-                            .into_iter()
-                            .map(|c| Col {
-                                nullable: true,
-                                ..c
-                            })
-                            .collect(),
-                        false => cols,
-                    })
+                    let mut cols = self.relation_columns(&rel)?;
+                    if dml_target && (rel.kind == RelKind::View || rel.has_rules) {
+                        cols.iter_mut().for_each(|c| c.nullable = true);
+                    }
+                    Some(cols)
                 }),
         };
         let cols = match alias {
@@ -722,7 +713,7 @@ impl Analyzer<'_> {
     }
 
     /// Nullability of an expression (see [`super::exprs`]).
-    pub(super) fn expr(&mut self, e: &sqlparser::ast::Expr, cx: &Cx) -> bool {
+    pub(super) fn expr(&mut self, e: &Expr, cx: &Cx) -> bool {
         super::exprs::nullable(self, e, cx)
     }
 }

@@ -733,7 +733,7 @@ pub(super) fn exotic(a: &Analyzer, e: &Expr, cx: &Cx) -> bool {
         Expr::Value(v) => matches!(v.value, Value::Placeholder(_)),
         Expr::Interval(_) => false,
         Expr::Function(f) if f.over.is_some() => {
-            !function_name(f).is_some_and(|n| list(WINDOW_NEVER_NULL, &n))
+            !builtin_name(a, f).is_some_and(|n| list(WINDOW_NEVER_NULL, &n))
         }
         Expr::Nested(inner) | Expr::UnaryOp { expr: inner, .. } => exotic(a, inner, cx),
         Expr::Cast { data_type, .. } | Expr::TypedString(TypedString { data_type, .. }) => {

@@ -75,8 +75,9 @@ pub struct RelColumn {
     /// and so for every inheritance child and partition: a foreign partition, or a child
     /// that dropped the constraint, can hold NULLs the parent's scan returns.
     pub not_null: bool,
-    /// Its type is a range, multirange or geometric type (`pg_type.typcategory` `R` or `G`,
-    /// domains included): `lower`/`upper` and arithmetic on those can yield NULL.
+    /// Its type may be a range, multirange, geometric or user-defined type (anything but a
+    /// built-in of a category the analysis knows, domains included): `lower`/`upper` and
+    /// arithmetic on those can yield NULL.
     pub exotic: bool,
 }
 
@@ -123,5 +124,6 @@ pub fn infer(sql: &str, columns: &[OutputColumn], catalog: &dyn Catalog) -> Vec<
 /// Postgres truncates identifiers to 63 bytes (NAMEDATALEN - 1).
 fn same_name(derived: &str, described: &str) -> bool {
     derived == described
-        || (derived.len() > 63 && derived.as_bytes().starts_with(described.as_bytes()))
+        || (derived.len() > analyze::MAX_IDENTIFIER
+            && derived.as_bytes().starts_with(described.as_bytes()))
 }
