@@ -19,48 +19,32 @@
 //! each gets its own results back.
 #![warn(missing_docs)]
 
-mod cancel;
 pub mod checked;
-mod client;
-mod config;
-mod conn;
-mod connect;
-mod copy;
+mod driver;
 mod error;
-mod executor;
 pub mod migrate;
-mod notify;
 mod pool;
-mod query;
-mod row;
-mod slot;
-mod socket;
-mod statement;
 pub mod testing;
-#[cfg(feature = "tls")]
-mod tls;
-mod transaction;
-mod types;
 
-pub use cancel::CancelToken;
-pub use client::Client;
-pub use config::{Config, Host, SslMode};
-pub use copy::{CopyInWriter, CopyOutReader};
+pub use driver::cancel::CancelToken;
+pub use driver::client::Client;
+pub use driver::config::{Config, Host, SslMode};
+pub use driver::copy::{CopyInWriter, CopyOutReader};
+pub use driver::executor::{Executor, ToStatement};
+pub use driver::notify::{Notification, Notifications};
+pub use driver::query::{Params, PendingQuery, RowStream};
+pub use driver::row::{Row, RowIndex};
+pub use driver::statement::{Column, Statement};
+pub use driver::transaction::{IsolationLevel, Transaction, TransactionBuilder};
 pub use error::{DbError, Error, ErrorKind, ErrorPosition, Result, SqlState};
-pub use executor::{Executor, ToStatement};
-pub use notify::{Notification, Notifications};
 pub use pool::{IntoConfig, Pool, PoolBuilder, PoolStatus, PooledConnection};
-pub use query::{Params, PendingQuery, RowStream};
-pub use row::{Row, RowIndex};
-pub use statement::{Column, Statement};
-pub use transaction::{IsolationLevel, Transaction, TransactionBuilder};
 
 /// Postgres type conversions: implement or derive these for your own types
 /// (`#[derive(ToSql, FromSql)]` handles enums, domains and composites).
 pub use postgres_types::{FromSql, IsNull, Kind, ToSql, Type};
 
 #[doc(hidden)]
-pub use executor::Target;
+pub use driver::executor::Target;
 
 pub use lifeguard_macros::{
     query, query_as, query_as_unchecked, query_file, query_file_as, query_file_as_unchecked,

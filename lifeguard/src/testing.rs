@@ -9,10 +9,10 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::client::Client;
-use crate::config::Config;
+use crate::driver::client::Client;
+use crate::driver::config::Config;
+use crate::driver::executor::Executor;
 use crate::error::{Error, Result, SqlState};
-use crate::executor::Executor;
 use crate::migrate::Migrator;
 use crate::pool::Pool;
 

@@ -37,10 +37,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::Client;
+use crate::driver::client::Client;
+use crate::driver::transaction::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{Pool, PooledConnection};
-use crate::transaction::Session;
 
 mod runner;
 pub mod source;

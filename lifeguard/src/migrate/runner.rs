@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use super::source::{char_to_byte, code_start, line_of, split, transaction_control};
 use super::{error, Migration, Migrator, Progress, Step};
+use crate::driver::executor::Executor;
+use crate::driver::query::simple_tags;
+use crate::driver::transaction::{Session, Transaction};
 use crate::error::{Error, ErrorKind, ErrorPosition, Result};
-use crate::executor::Executor;
-use crate::query::simple_tags;
-use crate::transaction::{Session, Transaction};
 
 /// The history table: one row per applied (or, without a transaction, failed) migration:
 /// `version bigint` (primary key), `description text`, `installed_on timestamptz`,

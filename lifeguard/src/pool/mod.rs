@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use may::sync::{Condvar, Mutex, Semphore};
 
-use crate::client::Client;
-use crate::config::Config;
+use crate::driver::client::Client;
+use crate::driver::config::Config;
+use crate::driver::executor::{Executor, Target};
+use crate::driver::transaction::{Transaction, TransactionBuilder};
 use crate::error::{Error, ErrorKind, Result};
-use crate::executor::{Executor, Target};
-use crate::transaction::{Transaction, TransactionBuilder};
 
 struct Entry {
     client: Client,

@@ -16,9 +16,9 @@ use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use crate::config::{Config, SslMode};
+use crate::driver::config::{Config, SslMode};
+use crate::driver::socket::Stream;
 use crate::error::{Error, ErrorKind, Result};
-use crate::socket::Stream;
 
 fn tls_err(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::new(ErrorKind::Tls, what.to_string(), Some(Box::new(e)))

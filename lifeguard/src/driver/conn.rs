@@ -26,13 +26,13 @@ use postgres_protocol::message::backend::{Header, Message};
 use postgres_protocol::message::frontend;
 use postgres_types::{Oid, Type};
 
-use crate::cancel::CancelToken;
-use crate::config::Config;
+use crate::driver::cancel::CancelToken;
+use crate::driver::config::Config;
+use crate::driver::notify::Notification;
+use crate::driver::slot::{slot, RecvError, SlotReceiver, SlotSender};
+use crate::driver::socket::{ReadHalf, Stream, WriteHalf};
+use crate::driver::statement::StatementCache;
 use crate::error::{DbError, Error, Result};
-use crate::notify::Notification;
-use crate::slot::{slot, RecvError, SlotReceiver, SlotSender};
-use crate::socket::{ReadHalf, Stream, WriteHalf};
-use crate::statement::StatementCache;
 
 /// Identifies the holder of a connection's exclusive gate.
 pub(crate) type Token = u64;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use lru::LruCache;
 use postgres_types::Type;
 
-use crate::conn::Conn;
+use crate::driver::conn::Conn;
 
 /// A result column of a statement.
 #[derive(Debug, Clone)]

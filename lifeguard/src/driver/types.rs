@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use postgres_types::{Field, Kind, Oid, Type};
 
-use crate::conn::{Conn, Token};
+use crate::driver::conn::{Conn, Token};
+use crate::driver::query;
+use crate::driver::row::Row;
 use crate::error::Result;
-use crate::query;
-use crate::row::Row;
 
 const TYPEINFO: &str = "SELECT t.typname, t.typtype, t.typelem, r.rngsubtype, t.typbasetype, \
      n.nspname, t.typrelid, t.typcategory \

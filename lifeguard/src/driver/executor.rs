@@ -1,11 +1,11 @@
 //! The query methods shared by clients, transactions and pools.
 
-use crate::client::Client;
-use crate::conn::Token;
+use crate::driver::client::Client;
+use crate::driver::conn::Token;
+use crate::driver::query::{self, Params, RowStream};
+use crate::driver::row::Row;
+use crate::driver::statement::Statement;
 use crate::error::{Error, ErrorKind, Result};
-use crate::query::{self, Params, RowStream};
-use crate::row::Row;
-use crate::statement::Statement;
 use std::borrow::Cow;
 
 /// Where a query runs: a connection, and the gate token if inside a transaction.

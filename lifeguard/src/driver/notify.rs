@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 
-use crate::conn::Conn;
+use crate::driver::conn::Conn;
 use crate::error::Result;
 
 /// One `NOTIFY` delivered to this connection.

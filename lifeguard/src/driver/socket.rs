@@ -75,7 +75,7 @@ impl Write for Stream {
 pub(crate) enum Socket {
     Plain(Stream),
     #[cfg(feature = "tls")]
-    Tls(Box<crate::tls::TlsStream>),
+    Tls(Box<crate::driver::tls::TlsStream>),
 }
 
 impl Socket {
@@ -135,7 +135,7 @@ impl Write for Socket {
 pub(crate) enum ReadHalf {
     Plain(Stream),
     #[cfg(feature = "tls")]
-    Tls(crate::tls::TlsReadHalf),
+    Tls(crate::driver::tls::TlsReadHalf),
 }
 
 impl Read for ReadHalf {
@@ -152,7 +152,7 @@ impl Read for ReadHalf {
 pub(crate) enum WriteHalf {
     Plain(Stream),
     #[cfg(feature = "tls")]
-    Tls(crate::tls::TlsWriteHalf),
+    Tls(crate::driver::tls::TlsWriteHalf),
 }
 
 impl Write for WriteHalf {

@@ -3,13 +3,13 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use crate::client::Client;
-use crate::conn::{Responder, Token};
-use crate::copy::{CopyInWriter, CopyOutReader};
+use crate::driver::client::Client;
+use crate::driver::conn::{Responder, Token};
+use crate::driver::copy::{CopyInWriter, CopyOutReader};
+use crate::driver::executor::{Executor, Target};
+use crate::driver::query;
 use crate::error::{Error, ErrorKind, Result};
-use crate::executor::{Executor, Target};
 use crate::pool::PooledConnection;
-use crate::query;
 
 /// Transaction isolation levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

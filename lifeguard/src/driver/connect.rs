@@ -14,11 +14,11 @@ use postgres_protocol::authentication::{self, sasl};
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 
-use crate::cancel::CancelToken;
-use crate::config::{Config, Host, SslMode};
-use crate::conn::{Conn, Established};
+use crate::driver::cancel::CancelToken;
+use crate::driver::config::{Config, Host, SslMode};
+use crate::driver::conn::{Conn, Established};
+use crate::driver::socket::{Socket, Stream};
 use crate::error::{DbError, Error, ErrorKind, Result};
-use crate::socket::{Socket, Stream};
 
 /// Connects to the first host in the configuration that accepts us.
 pub(crate) fn connect(config: &Arc<Config>) -> Result<Arc<Conn>> {
@@ -159,7 +159,7 @@ pub(crate) fn negotiate_tls(mut stream: Stream, host: &Host, config: &Config) ->
                     Host::Tcp(h) => h.as_str(),
                     Host::Unix(_) => "localhost",
                 };
-                let tls = crate::tls::TlsStream::handshake(stream, name, config)?;
+                let tls = crate::driver::tls::TlsStream::handshake(stream, name, config)?;
                 Ok(Socket::Tls(Box::new(tls)))
             }
             #[cfg(not(feature = "tls"))]

@@ -8,8 +8,8 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::DataRowBody;
 use postgres_types::{FromSql, Kind, Type};
 
+use crate::driver::statement::{Column, Statement};
 use crate::error::{Error, ErrorKind, Result};
-use crate::statement::{Column, Statement};
 
 /// One result row. Values are decoded on access, from the binary wire format.
 pub struct Row {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use postgres_protocol::message::frontend;
 
-use crate::config::{Config, Host};
-use crate::connect::{negotiate_tls, open_stream};
+use crate::driver::config::{Config, Host};
+use crate::driver::connect::{negotiate_tls, open_stream};
 
 use crate::error::{Error, Result};
 
@@ -48,7 +48,7 @@ impl CancelToken {
     /// running (and is now failing with SQLSTATE 57014) is not reported by the protocol.
     pub fn cancel_query(&self) -> Result<()> {
         let token = self.clone();
-        crate::connect::on_big_stack(move || token.send_cancel())
+        crate::driver::connect::on_big_stack(move || token.send_cancel())
     }
 
     fn send_cancel(&self) -> Result<()> {

@@ -3,15 +3,15 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::cancel::CancelToken;
-use crate::config::Config;
-use crate::conn::Conn;
-use crate::copy::{CopyInWriter, CopyOutReader};
+use crate::driver::cancel::CancelToken;
+use crate::driver::config::Config;
+use crate::driver::conn::Conn;
+use crate::driver::copy::{CopyInWriter, CopyOutReader};
+use crate::driver::executor::{Executor, Target, ToStatement};
+use crate::driver::notify::Notifications;
+use crate::driver::query::{self, Params, PendingQuery};
+use crate::driver::transaction::{Transaction, TransactionBuilder};
 use crate::error::Result;
-use crate::executor::{Executor, Target, ToStatement};
-use crate::notify::Notifications;
-use crate::query::{self, Params, PendingQuery};
-use crate::transaction::{Transaction, TransactionBuilder};
 
 /// A connection to PostgreSQL. `Clone` gives another handle on the *same* connection; all
 /// handles pipeline their queries over it. The connection closes when the last handle (and
@@ -29,7 +29,7 @@ impl Client {
 
     /// Connects using a prepared configuration.
     pub fn connect_with(config: &Config) -> Result<Client> {
-        let conn = crate::connect::connect(&Arc::new(config.clone()))?;
+        let conn = crate::driver::connect::connect(&Arc::new(config.clone()))?;
         Ok(Client { conn })
     }
 

@@ -8,9 +8,9 @@ use bytes::{Buf, Bytes, BytesMut};
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 
-use crate::conn::{Conn, Responses, Token};
+use crate::driver::conn::{Conn, Responses, Token};
+use crate::driver::query::{rows_affected, server_error};
 use crate::error::{DbError, Error, Result};
-use crate::query::{rows_affected, server_error};
 
 /// Data is sent to the server in CopyData messages of about this size.
 const CHUNK: usize = 64 * 1024;

@@ -8,11 +8,11 @@ use postgres_protocol::message::backend::{CommandCompleteBody, Message};
 use postgres_protocol::message::frontend;
 use postgres_types::{IsNull, ToSql, Type};
 
-use crate::conn::{Conn, Responses, Token};
+use crate::driver::conn::{Conn, Responses, Token};
+use crate::driver::row::{base_type, domain_array_element, Row};
+use crate::driver::statement::{Column, Statement};
+use crate::driver::types::resolve_type;
 use crate::error::{DbError, Error, ErrorKind, Result};
-use crate::row::{base_type, domain_array_element, Row};
-use crate::statement::{Column, Statement};
-use crate::types::resolve_type;
 
 /// Parameters as the query methods take them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
