@@ -23,6 +23,7 @@ pub mod checked;
 mod driver;
 mod error;
 pub mod migrate;
+mod observe;
 mod pool;
 pub mod testing;
 
