@@ -38,7 +38,7 @@ pub use driver::row::{Row, RowIndex};
 pub use driver::statement::{Column, Statement};
 pub use driver::transaction::{IsolationLevel, Transaction, TransactionBuilder};
 pub use error::{DbError, Error, ErrorKind, ErrorPosition, Result, SqlState};
-pub use pool::{IntoConfig, Pool, PoolBuilder, PoolStatus, PooledConnection};
+pub use pool::{IntoConfig, Pool, PoolBuilder, PoolCounters, PoolStatus, PooledConnection};
 
 /// Postgres type conversions: implement or derive these for your own types
 /// (`#[derive(ToSql, FromSql)]` handles enums, domains and composites).

@@ -12,6 +12,7 @@ use crate::driver::notify::Notifications;
 use crate::driver::query::{self, Params, PendingQuery};
 use crate::driver::transaction::{Transaction, TransactionBuilder};
 use crate::error::Result;
+use crate::observe::query::QueryObserver;
 
 /// A connection to PostgreSQL. `Clone` gives another handle on the *same* connection; all
 /// handles pipeline their queries over it. The connection closes when the last handle (and
@@ -40,9 +41,10 @@ impl Client {
         stmt: &S,
         params: Params<'_>,
     ) -> Result<PendingQuery> {
+        let observer = QueryObserver::start(stmt.__sql(), &self.conn.config.dbname);
         let stmt = stmt.__statement(self, None)?;
         let resp = query::start(&self.conn, None, &stmt, params)?;
-        Ok(PendingQuery::new(resp, stmt))
+        Ok(PendingQuery::new(resp, stmt, observer))
     }
 
     /// Begins a transaction with the server's defaults. The transaction holds the connection
@@ -106,10 +108,6 @@ impl Client {
 
     pub(crate) fn is_broken(&self) -> bool {
         self.conn.is_broken()
-    }
-
-    pub(crate) fn same_connection(&self, other: &Client) -> bool {
-        Arc::ptr_eq(&self.conn, &other.conn)
     }
 }
 

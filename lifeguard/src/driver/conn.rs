@@ -73,6 +73,8 @@ pub(crate) struct Conn {
     completed: AtomicU64,
     inflight: AtomicUsize,
     broken: AtomicBool,
+    /// Mirrors `State::closed` for lock-free checks (the pool's pick reads it per query).
+    closed: AtomicBool,
     next_id: AtomicU64,
     notifications: Mutex<Receiver<Notification>>,
     params: std::sync::Mutex<HashMap<String, String>>,
@@ -113,6 +115,7 @@ impl Conn {
             completed: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),
             broken: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             notifications: Mutex::new(nrx),
             params: std::sync::Mutex::new(est.params),
@@ -309,6 +312,7 @@ impl Conn {
             if st.closed.is_none() {
                 st.closed = Some(Closed { reason, db });
             }
+            self.closed.store(true, Ordering::Release);
             std::mem::take(&mut st.queue)
         };
         self.inflight.store(0, Ordering::Relaxed);
@@ -318,7 +322,7 @@ impl Conn {
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.lock().closed.is_some()
+        self.closed.load(Ordering::Acquire)
     }
 
     /// The error a caller sees once the connection is gone.
@@ -403,6 +407,16 @@ impl Responses {
 
     pub(crate) fn new(rx: SlotReceiver, conn: Arc<Conn>, seq: u64) -> Responses {
         let deadline = conn.config.query_timeout.map(|t| Instant::now() + t);
+        Responses::with_deadline(rx, conn, seq, deadline)
+    }
+
+    /// Like [`Responses::new`], with its own deadline instead of `query_timeout`'s.
+    pub(crate) fn with_deadline(
+        rx: SlotReceiver,
+        conn: Arc<Conn>,
+        seq: u64,
+        deadline: Option<Instant>,
+    ) -> Responses {
         Responses {
             rx,
             buf: BytesMut::new(),

@@ -6,6 +6,7 @@ use crate::driver::query::{self, Params, RowStream};
 use crate::driver::row::Row;
 use crate::driver::statement::Statement;
 use crate::error::{Error, ErrorKind, Result};
+use crate::observe::query::QueryObserver;
 use std::borrow::Cow;
 
 /// Where a query runs: a connection, and the gate token if inside a transaction.
@@ -23,10 +24,18 @@ mod sealed {
 pub trait ToStatement: sealed::Sealed {
     #[doc(hidden)]
     fn __statement(&self, client: &Client, token: Option<u64>) -> Result<Statement>;
+    /// The SQL text, when known (for tracing's `db.query.text`).
+    #[doc(hidden)]
+    fn __sql(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl sealed::Sealed for str {}
 impl ToStatement for str {
+    fn __sql(&self) -> Option<&str> {
+        Some(self)
+    }
     /// Looks the text up in the connection's statement cache, preparing it on a miss.
     fn __statement(&self, client: &Client, token: Option<u64>) -> Result<Statement> {
         let conn = &client.conn;
@@ -41,6 +50,9 @@ impl ToStatement for str {
 
 impl sealed::Sealed for String {}
 impl ToStatement for String {
+    fn __sql(&self) -> Option<&str> {
+        Some(self)
+    }
     fn __statement(&self, client: &Client, token: Option<u64>) -> Result<Statement> {
         self.as_str().__statement(client, token)
     }
@@ -129,9 +141,10 @@ pub trait Executor {
     ) -> Result<RowStream> {
         let target = self.__target()?;
         let conn = &target.client.conn;
+        let observer = QueryObserver::start(stmt.__sql(), &conn.config.dbname);
         let stmt = stmt.__statement(&target.client, target.token)?;
         let resp = query::start(conn, target.token, &stmt, params)?;
-        Ok(RowStream::new(resp, stmt))
+        Ok(RowStream::new(resp, stmt, observer))
     }
 
     /// Runs one or more `;`-separated statements with the simple protocol (no parameters,

@@ -13,6 +13,7 @@ use crate::driver::row::{base_type, domain_array_element, Row};
 use crate::driver::statement::{Column, Statement};
 use crate::driver::types::resolve_type;
 use crate::error::{DbError, Error, ErrorKind, Result};
+use crate::observe::query::QueryObserver;
 
 /// Parameters as the query methods take them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -197,6 +198,7 @@ pub(crate) fn rows_affected(body: &CommandCompleteBody) -> u64 {
 /// by the connection without disturbing other callers.
 pub struct RowStream {
     resp: Responses,
+    observer: QueryObserver,
     statement: Statement,
     error: Option<Error>,
     done: bool,
@@ -204,9 +206,10 @@ pub struct RowStream {
 }
 
 impl RowStream {
-    pub(crate) fn new(resp: Responses, statement: Statement) -> RowStream {
+    pub(crate) fn new(resp: Responses, statement: Statement, observer: QueryObserver) -> RowStream {
         RowStream {
             resp,
+            observer,
             statement,
             error: None,
             done: false,
@@ -236,6 +239,7 @@ impl RowStream {
                 }
                 Message::ReadyForQuery(_) => {
                     self.done = true;
+                    self.observer.finish(self.error.is_none());
                     return match self.error.take() {
                         Some(e) => Err(e),
                         None => Ok(None),
@@ -258,6 +262,7 @@ impl Iterator for RowStream {
             Ok(None) => None,
             Err(e) => {
                 self.done = true;
+                self.observer.finish(false);
                 Some(Err(e))
             }
         }
@@ -271,9 +276,13 @@ pub struct PendingQuery {
 }
 
 impl PendingQuery {
-    pub(crate) fn new(resp: Responses, statement: Statement) -> PendingQuery {
+    pub(crate) fn new(
+        resp: Responses,
+        statement: Statement,
+        observer: QueryObserver,
+    ) -> PendingQuery {
         PendingQuery {
-            stream: RowStream::new(resp, statement),
+            stream: RowStream::new(resp, statement, observer),
         }
     }
 
@@ -293,6 +302,25 @@ impl PendingQuery {
     /// Streams the rows as they arrive.
     pub fn stream(self) -> RowStream {
         self.stream
+    }
+}
+
+/// Checks that the server answers: an empty simple query, bounded by `timeout` (the pool's
+/// liveness check; `query_timeout` may be unset or long).
+pub(crate) fn ping(conn: &Arc<Conn>, timeout: std::time::Duration) -> Result<()> {
+    let (responder, rx) = Responses::channel();
+    let seq = conn.send(None, false, Some(responder), |buf| {
+        frontend::query("", buf).map_err(io("encoding Query"))
+    })?;
+    let deadline = Some(std::time::Instant::now() + timeout);
+    let mut resp = Responses::with_deadline(rx, conn.clone(), seq, deadline);
+    let mut error = None;
+    loop {
+        match resp.next()? {
+            Message::ErrorResponse(body) => error = Some(parse_db(conn, &body)),
+            Message::ReadyForQuery(_) => return error.map_or(Ok(()), Err),
+            _ => {}
+        }
     }
 }
 

@@ -30,7 +30,12 @@ fn rows(conn: &Arc<Conn>, token: Option<Token>, sql: &str, oid: Oid) -> Result<V
             s
         }
     };
-    query::RowStream::new(query::start(conn, token, &stmt, &[&oid])?, stmt).collect()
+    query::RowStream::new(
+        query::start(conn, token, &stmt, &[&oid])?,
+        stmt,
+        crate::observe::query::QueryObserver::none(),
+    )
+    .collect()
 }
 
 /// The `Type` for `oid`, querying the catalog (with the caller's gate token) when needed.

@@ -11,6 +11,8 @@
 //! `lifeguard_replica_lag_bytes{replica}`, `lifeguard_replica_lag_seconds{replica}`,
 //! `lifeguard_replicas_healthy`, `lifeguard_primary_fallbacks_total`.
 
+pub(crate) mod query;
+
 /// Adds to a counter: `counter!("name", n)` or `counter!("name", n, "label" => value, …)`.
 #[allow(unused_macros)]
 macro_rules! counter {
