@@ -11,6 +11,8 @@ mod errors;
 mod notify;
 mod pipelining;
 mod pool;
+mod pool_upkeep;
+mod restart;
 mod statements;
 mod tls;
 mod transactions;

@@ -145,6 +145,64 @@ impl TempCluster {
         self.pid
     }
 
+    /// Stops the server with `pg_ctl stop -m <mode>` (`smart`, `fast`, `immediate`), waiting
+    /// until it is down; the files stay, for [`TempCluster::start_again`].
+    pub fn stop(&self, mode: &str) -> io::Result<()> {
+        let out = run(&mut as_postgres(
+            &self.bindir.join("pg_ctl"),
+            [
+                OsStr::new("-D"),
+                self.data.as_os_str(),
+                OsStr::new("-m"),
+                OsStr::new(mode),
+                OsStr::new("-w"),
+                OsStr::new("-t"),
+                OsStr::new("60"),
+                OsStr::new("stop"),
+            ],
+        ))?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "pg_ctl stop -m {mode} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped server again on the same port and waits until it accepts
+    /// connections (after crash recovery, for an `immediate` stop).
+    pub fn start_again(&mut self) -> io::Result<()> {
+        let log = self.log_path();
+        let port_opt = format!("-p {}", self.port);
+        let timeout = READY_TIMEOUT.as_secs().to_string();
+        let out = run(&mut as_postgres(
+            &self.bindir.join("pg_ctl"),
+            [
+                OsStr::new("-D"),
+                self.data.as_os_str(),
+                OsStr::new("-l"),
+                log.as_os_str(),
+                OsStr::new("-o"),
+                OsStr::new(&port_opt),
+                OsStr::new("-w"),
+                OsStr::new("-t"),
+                OsStr::new(&timeout),
+                OsStr::new("start"),
+            ],
+        ))?;
+        if !out.status.success() || !self.wait_ready() {
+            return Err(io::Error::other(format!(
+                "restarting PostgreSQL on port {} failed: {}\n--- log tail ---\n{}",
+                self.port,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                log_tail(&log, 30)
+            )));
+        }
+        self.pid = read_postmaster_pid(&self.data).unwrap_or(0);
+        Ok(())
+    }
+
     /// `postgres://lg_user:lg_pass@127.0.0.1:PORT/postgres`: TCP, through the configured
     /// authentication method.
     pub fn url(&self) -> String {

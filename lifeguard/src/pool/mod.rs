@@ -196,7 +196,8 @@ impl Pool {
                 .saturating_sub(slot.last_used.load(Ordering::Relaxed));
             if Duration::from_millis(idle_ms) > self.0.settings.alive_bypass {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let timeout = left.clamp(Duration::from_millis(100), Duration::from_secs(5));
+                // Half of what is left, so a failed ping leaves time to open another.
+                let timeout = (left / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
                 if let Err(e) = crate::driver::query::ping(&slot.client.conn, timeout) {
                     tracing::debug!(error = %e, "liveness check failed; discarding the connection");
                     slot.client.conn.mark_broken();
@@ -731,6 +732,14 @@ impl Executor for PooledConnection {
             client: std::borrow::Cow::Borrowed(&self.slot.client),
             token: None,
         })
+    }
+}
+
+impl std::fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PooledConnection")
+            .field(&self.slot.client)
+            .finish()
     }
 }
 

@@ -24,11 +24,13 @@ pub struct PoolStatus {
 /// Running totals since the pool was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolCounters {
-    /// Acquisitions (checkouts and pipelined picks) served without waiting.
+    /// Checkouts (`get`, `transaction`) served without waiting. Pipelined picks that find a
+    /// connection are not counted: they never wait, and counting them would put a shared
+    /// atomic on every query.
     pub acquired_directly: u64,
-    /// Acquisitions served after waiting for a connection.
+    /// Checkouts and pipelined queries served after waiting for a connection.
     pub acquired_after_wait: u64,
-    /// Acquisitions that gave up at the acquire timeout.
+    /// Checkouts and pipelined queries that gave up at the acquire timeout.
     pub timed_out: u64,
     /// Connections opened.
     pub opened: u64,
