@@ -41,10 +41,17 @@ impl Client {
         stmt: &S,
         params: Params<'_>,
     ) -> Result<PendingQuery> {
-        let observer = QueryObserver::start(stmt.__sql(), &self.conn.config.dbname);
-        let stmt = stmt.__statement(self, None)?;
-        let resp = query::start(&self.conn, None, &stmt, params)?;
-        Ok(PendingQuery::new(resp, stmt, observer))
+        let mut observer = QueryObserver::start(stmt.__sql(), &self.conn.config.dbname);
+        let sent = stmt
+            .__statement(self, None)
+            .and_then(|stmt| Ok((query::start(&self.conn, None, &stmt, params)?, stmt)));
+        match sent {
+            Ok((resp, stmt)) => Ok(PendingQuery::new(resp, stmt, observer)),
+            Err(e) => {
+                observer.finish(false);
+                Err(e)
+            }
+        }
     }
 
     /// Begins a transaction with the server's defaults. The transaction holds the connection

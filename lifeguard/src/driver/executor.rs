@@ -141,10 +141,17 @@ pub trait Executor {
     ) -> Result<RowStream> {
         let target = self.__target()?;
         let conn = &target.client.conn;
-        let observer = QueryObserver::start(stmt.__sql(), &conn.config.dbname);
-        let stmt = stmt.__statement(&target.client, target.token)?;
-        let resp = query::start(conn, target.token, &stmt, params)?;
-        Ok(RowStream::new(resp, stmt, observer))
+        let mut observer = QueryObserver::start(stmt.__sql(), &conn.config.dbname);
+        let sent = stmt
+            .__statement(&target.client, target.token)
+            .and_then(|stmt| Ok((query::start(conn, target.token, &stmt, params)?, stmt)));
+        match sent {
+            Ok((resp, stmt)) => Ok(RowStream::new(resp, stmt, observer)),
+            Err(e) => {
+                observer.finish(false);
+                Err(e)
+            }
+        }
     }
 
     /// Runs one or more `;`-separated statements with the simple protocol (no parameters,
