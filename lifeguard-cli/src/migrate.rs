@@ -274,7 +274,26 @@ pub fn run(cmd: MigrateCommand) -> Outcome {
             let client = connect(&c)?;
             let info = m.info(&client).map_err(|e| e.to_string())?;
             print_info(&info);
-            Ok(true)
+            // A broken history must fail a deploy script's `migrate info` check.
+            let bad: Vec<String> = info
+                .iter()
+                .filter(|i| {
+                    matches!(
+                        i.status,
+                        MigrationStatus::ChecksumMismatch | MigrationStatus::Failed
+                    )
+                })
+                .map(|i| format!("{} ({})", i.version, i.status))
+                .collect();
+            if bad.is_empty() {
+                Ok(true)
+            } else {
+                Err(format!(
+                    "{} migration(s) need repair: {}",
+                    bad.len(),
+                    bad.join(", ")
+                ))
+            }
         }
     }
 }

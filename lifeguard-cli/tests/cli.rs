@@ -229,8 +229,14 @@ fn database_create_migrate_info_revert_reset_drop() {
 
     // An edited applied migration: info shows it, run refuses.
     s.file("2_seed.sql", "INSERT INTO items VALUES (2);\n");
-    let out = ok(s.run(&["migrate", "info"]));
-    assert!(out.contains("checksum mismatch"), "{out}");
+    let info = s.run(&["migrate", "info"]);
+    assert!(
+        stdout(&info).contains("checksum mismatch"),
+        "{}",
+        stdout(&info)
+    );
+    let err = fails(info);
+    assert!(err.contains("need repair: 2 (checksum mismatch)"), "{err}");
     let err = fails(s.run(&["migrate", "run"]));
     assert!(err.contains("checksum mismatch"), "{err}");
     // And 2 is one-way: revert says so.
@@ -251,6 +257,17 @@ fn database_create_migrate_info_revert_reset_drop() {
     );
     let err = fails(o);
     assert!(err.contains("`3_bad.sql`, line 2"), "{err}");
+    std::fs::remove_file(s.dir.join("migrations/3_bad.sql")).unwrap();
+
+    // A failed no-transaction migration stays recorded as failed: info exits 1 on it.
+    s.file(
+        "3_bad.sql",
+        "-- lifeguard:no-transaction\nINSERT INTO nope VALUES (1);\n",
+    );
+    fails(s.run(&["migrate", "run"]));
+    let info = s.run(&["migrate", "info"]);
+    let err = fails(info);
+    assert!(err.contains("need repair: 3 (failed)"), "{err}");
     std::fs::remove_file(s.dir.join("migrations/3_bad.sql")).unwrap();
 
     // reset = drop, create, migrate.

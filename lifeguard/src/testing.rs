@@ -74,10 +74,23 @@ impl TestDatabaseBuilder {
         };
         let server: Config = url.parse()?;
         let admin = connect_admin(&server)?;
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(|| {
+            if let Err(e) = sweep_with(&admin) {
+                eprintln!("lifeguard: could not sweep orphaned test databases: {e}");
+            }
+        });
         let name = unique_name();
         admin
             .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
             .map_err(|e| e.context(format!("creating test database {name}")))?;
+        if let Some(owner) = owner_tag() {
+            // Names the process that owns it, so a later run can drop it if this one is killed.
+            let _ = admin.batch_execute(&format!(
+                "COMMENT ON DATABASE {} IS '{owner}'",
+                quote_ident(&name)
+            ));
+        }
         let mut config = server.clone();
         config.dbname(&name);
         // From here on, dropping `db` removes the database whatever fails next.
@@ -167,6 +180,73 @@ pub(crate) fn connect_admin(server: &Config) -> Result<Client> {
         }
         other => other,
     }
+}
+
+const OWNER_PREFIX: &str = "lifeguard test database of";
+
+/// `lifeguard test database of boot=<boot id> pid=<pid>`: which process on which machine
+/// (and boot) made a test database. `None` where the boot id cannot be read (non-Linux):
+/// there nothing is swept.
+fn owner_tag() -> Option<String> {
+    Some(format!(
+        "{OWNER_PREFIX} boot={} pid={}",
+        boot_id()?,
+        std::process::id()
+    ))
+}
+
+fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = id.trim();
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        .then(|| id.to_string())
+}
+
+/// Drops the test databases that killed test processes left behind on `url`'s server, and
+/// returns how many. A database is dropped only when its comment says it was made during
+/// this machine's current boot by a process that no longer runs, and nobody is connected
+/// to it — so another machine's, or a live process's, databases are never touched.
+/// [`TestDatabaseBuilder::create`] does this once per process.
+pub fn sweep_orphaned_databases(url: &str) -> Result<usize> {
+    let server: Config = url.parse()?;
+    sweep_with(&connect_admin(&server)?)
+}
+
+fn sweep_with(admin: &Client) -> Result<usize> {
+    let Some(boot) = boot_id() else {
+        return Ok(0);
+    };
+    let rows = admin.query(
+        "SELECT d.datname::text, shobj_description(d.oid, 'pg_database') \
+         FROM pg_database d \
+         WHERE d.datname LIKE '\\_lg\\_test\\_%' \
+           AND shobj_description(d.oid, 'pg_database') LIKE $1 \
+           AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datid = d.oid)",
+        &[&format!("{OWNER_PREFIX} boot={boot} pid=%")],
+    )?;
+    let mut dropped = 0;
+    for row in rows {
+        let name: String = row.get(0);
+        let comment: String = row.get(1);
+        let Some(pid) = comment
+            .rsplit("pid=")
+            .next()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // No FORCE: a session that connected meanwhile keeps the database alive.
+        if admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(&name)))
+            .is_ok()
+        {
+            dropped += 1;
+        }
+    }
+    Ok(dropped)
 }
 
 fn unique_name() -> String {

@@ -113,6 +113,60 @@ fn the_database_is_dropped_after_a_panicking_body() {
     assert!(!database_exists(name), "{name} outlived the failed test");
 }
 
+// Run only as a child process of the test below, which kills it with SIGKILL.
+#[test]
+#[ignore = "a process to be killed, run by databases_of_killed_processes_are_swept"]
+fn killed_child_holding_a_test_database() {
+    if std::env::var_os("LIFEGUARD_KILL_CHILD").is_none() {
+        return;
+    }
+    let db = lifeguard::testing::TestDatabase::builder()
+        .create()
+        .unwrap();
+    println!("LG_TEST_DB={}", db.name());
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn databases_of_killed_processes_are_swept() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "fixture::killed_child_holding_a_test_database",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LIFEGUARD_KILL_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let name = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(|l| l.ok())
+        .find_map(|l| l.split("LG_TEST_DB=").nth(1).map(|n| n.trim().to_string()))
+        .expect("the child printed its database");
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    assert!(
+        database_exists(&name),
+        "{name} should outlive the killed process"
+    );
+    let url = lifeguard::testing::database_url().unwrap();
+    // Its pool's sessions end with the process; wait until the server has seen them go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut swept = 0;
+    while database_exists(&name) && std::time::Instant::now() < deadline {
+        swept += lifeguard::testing::sweep_orphaned_databases(&url).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!database_exists(&name), "{name} was not swept");
+    assert!(swept >= 1);
+    println!("swept {swept} orphaned test database(s), {name} among them");
+}
+
 fn database_exists(name: &str) -> bool {
     let admin = Client::connect(&lifeguard::testing::database_url().unwrap()).unwrap();
     admin
