@@ -384,6 +384,11 @@ fn ensure_table(url: &str, a: &PgArgs) {
 
 fn main() {
     may::config().set_workers(2);
+    // With `--features observe`: every metric is recorded, as a service exporting them would.
+    #[cfg(feature = "observe")]
+    let _metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("install the Prometheus recorder");
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://lifeguard:lifeguard@127.0.0.1:5432/lifeguard_test".into());
     // Every peer runs without TLS: loopback, and tokio-postgres/sqlx here are built without it.
