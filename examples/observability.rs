@@ -28,7 +28,10 @@ impl HttpService for Service {
         if path == "/metrics" {
             rsp.header("Content-Type: text/plain; version=0.0.4");
             rsp.body_vec(self.metrics.render().into_bytes());
-        } else if let Some(id) = path.strip_prefix("/film/").and_then(|s| s.parse::<i32>().ok()) {
+        } else if let Some(id) = path
+            .strip_prefix("/film/")
+            .and_then(|s| s.parse::<i32>().ok())
+        {
             match self
                 .pool
                 .query_opt("SELECT title FROM film WHERE film_id = $1", &[&id])
@@ -59,7 +62,10 @@ impl HttpServiceFactory for Service {
 /// One HTTP/1.0 GET with std sockets (the `--check` mode's client); returns the body.
 fn get(addr: &str, path: &str) -> io::Result<String> {
     let mut s = std::net::TcpStream::connect(addr)?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
@@ -114,7 +120,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for line in &lines {
             println!("{line}");
         }
-        if !lines.iter().any(|l| l.starts_with("lifeguard_query_duration_seconds")) {
+        if !lines
+            .iter()
+            .any(|l| l.starts_with("lifeguard_query_duration_seconds"))
+        {
             return Err("no lifeguard_query_duration_seconds in /metrics".into());
         }
         return Ok(());

@@ -56,6 +56,7 @@ fn connect_host(config: &Arc<Config>, host: &Host, port: u16) -> Result<Arc<Conn
         .set_timeouts(config.connect_timeout)
         .map_err(|e| Error::io("setting socket timeouts", e))?;
     let mut socket = negotiate_tls(stream, host, config)?;
+    log_transport_once(config.ssl_mode, !matches!(socket, Socket::Plain(_)));
     let (params, pid, secret, leftover) = startup(&mut socket, config)
         .map_err(|e| e.context(format!("starting up with {where_}")))?;
     socket
@@ -122,6 +123,15 @@ pub(crate) fn open_stream(host: &Host, port: u16, timeout: Option<Duration>) -> 
             }
             Err(last.unwrap_or_else(|| Error::config(format!("{name} resolved to no address"))))
         }
+    }
+}
+
+/// Says once per process, at debug level, what `sslmode` gave: `prefer` (the default)
+/// silently uses TLS whenever the server offers it, loopback included.
+fn log_transport_once(mode: SslMode, tls: bool) {
+    static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::debug!(sslmode = ?mode, tls, "first connection's transport (logged once)");
     }
 }
 
