@@ -84,6 +84,41 @@ fn one_coroutine_pipelines_several_queries() {
 }
 
 #[test]
+fn pools_and_transactions_pipeline_sends_too() {
+    let pool = lifeguard::Pool::builder(crate::support::database_url())
+        .max_size(2)
+        .build()
+        .unwrap();
+    // One caller, twenty queries in flight before it reads any answer.
+    let pending: Vec<_> = (0..20i32)
+        .map(|i| pool.send("SELECT $1::int4 * 2", &[&i]).unwrap())
+        .collect();
+    for (i, p) in pending.into_iter().enumerate() {
+        assert_eq!(p.one().unwrap().get::<_, i32>(0), i as i32 * 2);
+    }
+    // The single-row accessors keep query_one's meaning.
+    let none = pool.send("SELECT 1 WHERE false", &[]).unwrap();
+    assert!(none.opt().unwrap().is_none());
+    let two = pool.send("SELECT generate_series(1, 2)", &[]).unwrap();
+    assert_eq!(
+        two.one().unwrap_err().kind(),
+        lifeguard::ErrorKind::RowCount
+    );
+    // Inside a transaction the sends go to its connection, in order.
+    let tx = pool.transaction().unwrap();
+    tx.execute("CREATE TEMP TABLE piped (n int4)", &[]).unwrap();
+    let inserts: Vec<_> = (0..10i32)
+        .map(|i| tx.send("INSERT INTO piped VALUES ($1)", &[&i]).unwrap())
+        .collect();
+    let count = tx.send("SELECT count(*)::int4 FROM piped", &[]).unwrap();
+    for p in inserts {
+        assert_eq!(p.affected().unwrap(), 1);
+    }
+    assert_eq!(count.one().unwrap().get::<_, i32>(0), 10);
+    tx.rollback().unwrap();
+}
+
+#[test]
 fn dropping_a_half_read_stream_does_not_corrupt_the_connection() {
     let c = client();
     let c2 = c.clone();

@@ -7,12 +7,10 @@ use crate::driver::cancel::CancelToken;
 use crate::driver::config::Config;
 use crate::driver::conn::Conn;
 use crate::driver::copy::{CopyInWriter, CopyOutReader};
-use crate::driver::executor::{Executor, Target, ToStatement};
+use crate::driver::executor::{Executor, Target};
 use crate::driver::notify::Notifications;
-use crate::driver::query::{self, Params, PendingQuery};
 use crate::driver::transaction::{Transaction, TransactionBuilder};
 use crate::error::Result;
-use crate::observe::query::QueryObserver;
 
 /// A connection to PostgreSQL. `Clone` gives another handle on the *same* connection; all
 /// handles pipeline their queries over it. The connection closes when the last handle (and
@@ -32,26 +30,6 @@ impl Client {
     pub fn connect_with(config: &Config) -> Result<Client> {
         let conn = crate::driver::connect::connect(&Arc::new(config.clone()))?;
         Ok(Client { conn })
-    }
-
-    /// Writes a query now and returns a handle to read its results later, so one coroutine
-    /// can keep several queries in flight.
-    pub fn send<S: ?Sized + ToStatement>(
-        &self,
-        stmt: &S,
-        params: Params<'_>,
-    ) -> Result<PendingQuery> {
-        let mut observer = QueryObserver::start(stmt.__sql(), &self.conn.config.dbname);
-        let sent = stmt
-            .__statement(self, None)
-            .and_then(|stmt| Ok((query::start(&self.conn, None, &stmt, params)?, stmt)));
-        match sent {
-            Ok((resp, stmt)) => Ok(PendingQuery::new(resp, stmt, observer)),
-            Err(e) => {
-                observer.finish(false);
-                Err(e)
-            }
-        }
     }
 
     /// Begins a transaction with the server's defaults. The transaction holds the connection

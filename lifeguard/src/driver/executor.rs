@@ -2,10 +2,10 @@
 
 use crate::driver::client::Client;
 use crate::driver::conn::Token;
-use crate::driver::query::{self, Params, RowStream};
+use crate::driver::query::{self, Params, PendingQuery, RowStream};
 use crate::driver::row::Row;
 use crate::driver::statement::Statement;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::observe::query::QueryObserver;
 use std::borrow::Cow;
 
@@ -79,26 +79,7 @@ pub trait Executor {
 
     /// Runs a statement that must return exactly one row.
     fn query_one<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Row> {
-        let mut rows = self.query_stream(stmt, params)?;
-        let first = rows.next().transpose()?;
-        let second = rows.next().transpose()?;
-        // Read to the end so a later error (e.g. a failing function) is not hidden.
-        for r in rows.by_ref() {
-            r?;
-        }
-        match (first, second) {
-            (Some(row), None) => Ok(row),
-            (None, _) => Err(Error::new(
-                ErrorKind::RowCount,
-                "query returned no rows",
-                None,
-            )),
-            (Some(_), Some(_)) => Err(Error::new(
-                ErrorKind::RowCount,
-                "query returned more than one row",
-                None,
-            )),
-        }
+        self.query_stream(stmt, params)?.one()
     }
 
     /// Runs a statement that returns at most one row.
@@ -107,21 +88,7 @@ pub trait Executor {
         stmt: &S,
         params: Params<'_>,
     ) -> Result<Option<Row>> {
-        let mut rows = self.query_stream(stmt, params)?;
-        let first = rows.next().transpose()?;
-        let second = rows.next().transpose()?;
-        for r in rows.by_ref() {
-            r?;
-        }
-        match (first, second) {
-            (row, None) => Ok(row),
-            (Some(_), Some(_)) => Err(Error::new(
-                ErrorKind::RowCount,
-                "query returned more than one row",
-                None,
-            )),
-            (None, Some(_)) => unreachable!("a second row cannot come without a first"),
-        }
+        self.query_stream(stmt, params)?.opt()
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -152,6 +119,25 @@ pub trait Executor {
                 Err(e)
             }
         }
+    }
+
+    /// Writes a query now and returns a handle to read its results later, so one caller
+    /// can keep several queries in flight before reading any (on a pool, each may go to a
+    /// different connection; on a transaction, they pipeline inside it).
+    ///
+    /// ```no_run
+    /// # use lifeguard::{Executor, Pool};
+    /// # let pool = Pool::builder("postgres://app@127.0.0.1/app").build()?;
+    /// let pending: Vec<_> = (1..=20i32)
+    ///     .map(|id| pool.send("SELECT title FROM film WHERE film_id = $1", &[&id]))
+    ///     .collect::<Result<_, _>>()?;
+    /// for p in pending {
+    ///     let title: String = p.one()?.get(0);
+    /// }
+    /// # Ok::<(), lifeguard::Error>(())
+    /// ```
+    fn send<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<PendingQuery> {
+        Ok(PendingQuery::from_stream(self.query_stream(stmt, params)?))
     }
 
     /// Runs one or more `;`-separated statements with the simple protocol (no parameters,

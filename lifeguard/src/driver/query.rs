@@ -227,6 +227,41 @@ impl RowStream {
         self.statement.columns()
     }
 
+    /// The one row the statement must return: a [`RowCount`](ErrorKind::RowCount) error
+    /// for none or several. Reads to the end, so a later error is not hidden.
+    pub fn one(self) -> Result<Row> {
+        match self.at_most_one()? {
+            Some(row) => Ok(row),
+            None => Err(Error::new(
+                ErrorKind::RowCount,
+                "query returned no rows",
+                None,
+            )),
+        }
+    }
+
+    /// The row the statement returns, if any: an error for several.
+    pub fn opt(self) -> Result<Option<Row>> {
+        self.at_most_one()
+    }
+
+    fn at_most_one(mut self) -> Result<Option<Row>> {
+        let first = self.next().transpose()?;
+        let second = self.next().transpose()?;
+        // Read to the end so a later error (e.g. a failing function) is not hidden.
+        for r in self.by_ref() {
+            r?;
+        }
+        match second {
+            None => Ok(first),
+            Some(_) => Err(Error::new(
+                ErrorKind::RowCount,
+                "query returned more than one row",
+                None,
+            )),
+        }
+    }
+
     fn step(&mut self) -> Result<Option<Row>> {
         loop {
             match self.resp.next()? {
@@ -276,14 +311,18 @@ pub struct PendingQuery {
 }
 
 impl PendingQuery {
-    pub(crate) fn new(
-        resp: Responses,
-        statement: Statement,
-        observer: QueryObserver,
-    ) -> PendingQuery {
-        PendingQuery {
-            stream: RowStream::new(resp, statement, observer),
-        }
+    pub(crate) fn from_stream(stream: RowStream) -> PendingQuery {
+        PendingQuery { stream }
+    }
+
+    /// Waits for the one row the query must return (an error for none or several).
+    pub fn one(self) -> Result<Row> {
+        self.stream.one()
+    }
+
+    /// Waits for the row the query returns, if any (an error for several).
+    pub fn opt(self) -> Result<Option<Row>> {
+        self.stream.opt()
     }
 
     /// Waits for and returns all rows.
