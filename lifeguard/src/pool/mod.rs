@@ -58,6 +58,14 @@ struct Slot {
 }
 
 impl Slot {
+    /// Marks the slot used now; written only when the millisecond changed, so callers on
+    /// different cores do not keep taking the cache line from each other.
+    fn touch(&self, now_ms: u64) {
+        if self.last_used.load(Ordering::Relaxed) != now_ms {
+            self.last_used.store(now_ms, Ordering::Relaxed);
+        }
+    }
+
     fn shareable(&self) -> bool {
         !self.exclusive.load(Ordering::Acquire) && !self.client.is_broken()
     }
@@ -285,7 +293,7 @@ impl Pool {
                 if load > 0 && n < inner.settings.max_size {
                     inner.grow();
                 }
-                slot.last_used.store(inner.now_ms(), Ordering::Relaxed);
+                slot.touch(inner.now_ms());
                 return Ok(slot.client.clone());
             }
         }
@@ -397,7 +405,7 @@ impl Inner {
                 .filter(|s| s.shareable())
                 .min_by_key(|s| s.client.in_flight());
             if let Some(slot) = best {
-                slot.last_used.store(self.now_ms(), Ordering::Relaxed);
+                slot.touch(self.now_ms());
                 let client = slot.client.clone();
                 if waited {
                     bump(&self.counters.acquired_after_wait);
