@@ -16,7 +16,8 @@ cargo build --release --quiet
 cp target/release/peer-bench "$bin/off"
 cargo build --release --quiet --features observe
 cp target/release/peer-bench "$bin/on"
-ops() { "$bin/$1" | awk -F'|' '/\| lifeguard \|/ { gsub(/ /, "", $4); print $4; exit }'; }
+# awk reads to the end (no early exit): the bench must not get a broken pipe.
+ops() { "$bin/$1" | awk -F'|' '/\| lifeguard \|/ && !seen { gsub(/ /, "", $4); print $4; seen = 1 }'; }
 off=() on=()
 for ((i = 1; i <= rounds; i++)); do
     a=$(ops off); b=$(ops on)
