@@ -27,7 +27,7 @@ const WRITING_FUNCTIONS: &[&str] = &[
     "pg_cancel_backend",
 ];
 
-/// True when `sql` is one `SELECT`, `VALUES` or `TABLE` statement (with any read-only CTEs)
+/// True when `sql` is one `SELECT` or `VALUES` statement (with any read-only CTEs)
 /// that neither locks rows (`FOR UPDATE`/`SHARE`), nor creates a table (`SELECT INTO`), nor
 /// contains a data-modifying CTE, nor calls a built-in that writes (`nextval`, advisory
 /// locks, `set_config`, …). When unsure the answer is `false`: the statement then runs on
@@ -103,7 +103,6 @@ mod tests {
             "SELECT 1",
             "select title from film where film_id = $1",
             "VALUES (1), (2)",
-            "TABLE film",
             "WITH f AS (SELECT * FROM film) SELECT count(*) FROM f",
             "SELECT a FROM t UNION ALL SELECT b FROM u",
             "SELECT 'update' AS s, \"insert\" FROM t -- for update",

@@ -58,14 +58,12 @@ pub(crate) fn start(shared: Arc<Shared>) -> Result<Mutex<Sender<()>>> {
         may::coroutine::Builder::new()
             .name("lifeguard-router-monitor".into())
             .stack_size(0x10000)
-            .spawn(move || loop {
-                match stopped.recv_timeout(interval) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    // The router is gone (or asked us to stop).
-                    _ => break,
-                }
-                if !monitor.tick(&shared, &stopped) {
-                    break;
+            .spawn(move || {
+                // Any other answer: the router is gone (or asked us to stop).
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    if !monitor.tick(&shared, &stopped) {
+                        break;
+                    }
                 }
             })
     };
