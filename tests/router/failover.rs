@@ -89,16 +89,8 @@ fn killed_replica_reads_keep_succeeding_and_drop_stops_the_monitor() {
         failed.len()
     );
     assert!(replica > 0 && primary > 0);
-    // Only a read caught in flight by the kill may fail, with a connection error.
-    assert!(failed.len() <= 2, "{failed:?}");
-    for e in &failed {
-        assert!(
-            e.is_closed()
-                || matches!(e.kind(), lifeguard::ErrorKind::Io)
-                || e.code().is_some_and(|c| c.is_connection_fatal()),
-            "not a connection error: {e:?}"
-        );
-    }
+    // A read caught in flight by the kill is run again on the primary: none fails.
+    assert!(failed.is_empty(), "{failed:?}");
     // Every read that started once the replica was banned succeeded on the primary.
     assert!(reads
         .iter()

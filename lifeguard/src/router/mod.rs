@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::driver::config::{Config, Host};
-use crate::driver::executor::{Executor, Target};
+use crate::driver::executor::{Executor, Target, ToStatement};
+use crate::driver::query::Params;
+use crate::driver::row::Row;
 use crate::driver::transaction::{Transaction, TransactionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::observe::counter;
@@ -443,7 +445,9 @@ fn report_down(replica: &Replica, error: &Error) {
 
 /// An [`Executor`] that routes by the caller's stated intent: made by [`Router::read`],
 /// [`Router::read_with`], [`Router::strong`] (reads) and [`Router::write`] (the primary).
-/// Each statement picks its node when it starts; cheap to clone.
+/// Each statement picks its node when it starts; cheap to clone. On a read handle,
+/// `query`, `query_one` and `query_opt` whose connection is lost (a replica dying under
+/// them) run once more on the primary; streams and checked queries return the error.
 #[derive(Clone)]
 pub struct Route {
     router: Router,
@@ -458,6 +462,37 @@ impl Route {
     }
 }
 
+impl Route {
+    /// A read whose connection was lost (a replica dying under it) runs once more on the
+    /// primary: the caller declared it a read, so running it again changes nothing.
+    fn retried<T>(&self, first: Result<T>, again: impl FnOnce(&Pool) -> Result<T>) -> Result<T> {
+        match first {
+            Err(e) if self.reads_elsewhere() && connection_lost(&e) => {
+                tracing::debug!(error = %e, "read lost its connection; running it on the primary");
+                again(&self.router.0.shared.primary)
+            }
+            res => res,
+        }
+    }
+
+    fn reads_elsewhere(&self) -> bool {
+        !matches!(self.preference, None | Some(ReadPreference::Primary))
+    }
+}
+
+fn connection_lost(e: &Error) -> bool {
+    e.is_closed() || e.kind() == ErrorKind::Io || e.code().is_some_and(|c| c.is_connection_fatal())
+}
+
+/// The route's provided `Executor` methods, without the retry.
+struct Once<'a>(&'a Route);
+
+impl Executor for Once<'_> {
+    fn __target(&self) -> Result<Target<'_>> {
+        self.0.__target()
+    }
+}
+
 impl Executor for Route {
     fn __target(&self) -> Result<Target<'_>> {
         let shared = &self.router.0.shared;
@@ -465,6 +500,26 @@ impl Executor for Route {
             Some(preference) => shared.read_target(preference),
             None => shared.primary.__target(),
         }
+    }
+
+    fn query<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Vec<Row>> {
+        self.retried(Once(self).query(stmt, params), |p| p.query(stmt, params))
+    }
+
+    fn query_one<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Row> {
+        self.retried(Once(self).query_one(stmt, params), |p| {
+            p.query_one(stmt, params)
+        })
+    }
+
+    fn query_opt<S: ?Sized + ToStatement>(
+        &self,
+        stmt: &S,
+        params: Params<'_>,
+    ) -> Result<Option<Row>> {
+        self.retried(Once(self).query_opt(stmt, params), |p| {
+            p.query_opt(stmt, params)
+        })
     }
 }
 
