@@ -12,12 +12,14 @@ mod description;
 mod error;
 pub mod nullability;
 pub mod offline;
+mod reads;
 
 use std::collections::BTreeMap;
 
 pub use conn::{ConnectOptions, DescribeConn, Field, Prepared};
 pub use description::{file_name, hash_query, ColumnDesc, Description, TypeDesc};
 pub use error::{Error, Result};
+pub use reads::reads_only;
 
 use catalog::PgCatalog;
 

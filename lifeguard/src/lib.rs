@@ -2,8 +2,8 @@
 //!
 //! A coroutine-native PostgreSQL toolkit for the [`may`] runtime: a pipelining driver, a
 //! bounded pool, compile-time checked SQL, SQL-file migrations ([`mod@migrate`],
-//! [`migrate!`]) and per-test databases ([`testing`], `#[lifeguard::test]`); a replica router
-//! and cache hooks come later.
+//! [`migrate!`]), per-test databases ([`testing`], `#[lifeguard::test]`) and a WAL-aware
+//! replica [`Router`] with read-your-writes; cache hooks come later.
 //!
 //! ```no_run
 //! use lifeguard::{Client, Executor};
@@ -25,6 +25,7 @@ mod error;
 pub mod migrate;
 mod observe;
 mod pool;
+mod router;
 pub mod testing;
 
 pub use driver::cancel::CancelToken;
@@ -39,6 +40,10 @@ pub use driver::statement::{Column, Statement};
 pub use driver::transaction::{IsolationLevel, Transaction, TransactionBuilder};
 pub use error::{DbError, Error, ErrorKind, ErrorPosition, Result, SqlState};
 pub use pool::{IntoConfig, Pool, PoolBuilder, PoolCounters, PoolStatus, PooledConnection};
+pub use router::{
+    CausalToken, Lsn, ReadPreference, ReplicaState, ReplicaStatus, Route, Router, RouterBuilder,
+    RouterStatus,
+};
 
 /// Postgres type conversions: implement or derive these for your own types
 /// (`#[derive(ToSql, FromSql)]` handles enums, domains and composites).

@@ -125,6 +125,8 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
         }
     };
 
+    // A statement that only reads may go where the executor sends reads (a router's replica).
+    let reads = lifeguard_describe::reads_only(sql).then(|| quote!(.__reads_only()));
     quote! {
         ::lifeguard::checked::Query::__new(
             #sql,
@@ -139,5 +141,6 @@ pub fn generate(input: &Input, plan: &Plan) -> TokenStream {
                 __lifeguard_map
             },
         )
+        #reads
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod args;
 pub(crate) mod compat;
 
+use crate::driver::executor::Target;
 use crate::{Executor, Result, Row, RowStream};
 
 pub use args::Args;
@@ -17,6 +18,25 @@ pub struct Query<A, F> {
     sql: &'static str,
     args: A,
     map: F,
+    /// Set by the macros for a statement that only reads: it runs where the executor sends
+    /// reads (a router's replica).
+    reads_only: bool,
+}
+
+/// The executor a query runs on, with reads sent where the executor sends reads.
+struct On<'e, E: ?Sized> {
+    executor: &'e E,
+    reads_only: bool,
+}
+
+impl<E: Executor + ?Sized> Executor for On<'_, E> {
+    fn __target(&self) -> Result<Target<'_>> {
+        if self.reads_only {
+            self.executor.__target_read()
+        } else {
+            self.executor.__target()
+        }
+    }
 }
 
 impl<A, F, O> Query<A, F>
@@ -26,7 +46,31 @@ where
 {
     #[doc(hidden)]
     pub fn __new(sql: &'static str, args: A, map: F) -> Query<A, F> {
-        Query { sql, args, map }
+        Query {
+            sql,
+            args,
+            map,
+            reads_only: false,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn __reads_only(mut self) -> Query<A, F> {
+        self.reads_only = true;
+        self
+    }
+
+    /// Whether the statement only reads (decided at build time from its parse tree): a
+    /// [`Router`](crate::Router) runs such a query on a replica.
+    pub fn is_read_only(&self) -> bool {
+        self.reads_only
+    }
+
+    fn on<'e, E: Executor + ?Sized>(&self, executor: &'e E) -> On<'e, E> {
+        On {
+            executor,
+            reads_only: self.reads_only,
+        }
     }
 
     /// The SQL text.
@@ -36,14 +80,14 @@ where
 
     fn stream(&self, executor: &(impl Executor + ?Sized)) -> Result<RowStream> {
         self.args
-            .with_params(|params| executor.query_stream(self.sql, params))
+            .with_params(|params| self.on(executor).query_stream(self.sql, params))
     }
 
     /// Runs the query; it must return exactly one row.
     pub fn fetch_one(self, executor: &(impl Executor + ?Sized)) -> Result<O> {
         let row = self
             .args
-            .with_params(|params| executor.query_one(self.sql, params))?;
+            .with_params(|params| self.on(executor).query_one(self.sql, params))?;
         (self.map)(&row)
     }
 
@@ -51,7 +95,7 @@ where
     pub fn fetch_optional(self, executor: &(impl Executor + ?Sized)) -> Result<Option<O>> {
         let row = self
             .args
-            .with_params(|params| executor.query_opt(self.sql, params))?;
+            .with_params(|params| self.on(executor).query_opt(self.sql, params))?;
         row.as_ref().map(&self.map).transpose()
     }
 
@@ -77,7 +121,7 @@ where
     /// Runs the statement and returns the number of rows it affected.
     pub fn execute(self, executor: &(impl Executor + ?Sized)) -> Result<u64> {
         self.args
-            .with_params(|params| executor.execute(self.sql, params))
+            .with_params(|params| self.on(executor).execute(self.sql, params))
     }
 }
 

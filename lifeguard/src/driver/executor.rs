@@ -72,6 +72,14 @@ pub trait Executor {
     #[doc(hidden)]
     fn __target(&self) -> Result<Target<'_>>;
 
+    /// Where a statement known to only read runs (the checked macros decide that at build
+    /// time). A [`Router`](crate::Router) sends it to a replica; everything else runs it
+    /// like any other statement.
+    #[doc(hidden)]
+    fn __target_read(&self) -> Result<Target<'_>> {
+        self.__target()
+    }
+
     /// Runs a statement and returns all rows.
     fn query<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Vec<Row>> {
         self.query_stream(stmt, params)?.collect()
