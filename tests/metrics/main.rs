@@ -8,15 +8,35 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use lifeguard::{Client, Executor, Pool};
+use lifeguard::{Client, Executor, Pool, Router};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
+use support::replica::ReplicaPair;
 
 #[test]
 fn pool_and_query_metrics_are_emitted_with_plausible_values() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     recorder.install().expect("install the debugging recorder");
+    let snapshot = || {
+        let mut values: HashMap<(MetricKind, String, Vec<String>), DebugValue> = HashMap::new();
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            let labels = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            values.insert((key.kind(), key.key().name().to_string(), labels), value);
+        }
+        for ((kind, name, labels), value) in &values {
+            let shown = match value {
+                DebugValue::Histogram(v) => format!("{} samples", v.len()),
+                other => format!("{other:?}"),
+            };
+            println!("metric {kind:?} {name}{labels:?} = {shown}");
+        }
+        values
+    };
 
     let pool = Pool::builder(support::database_url())
         .max_size(2)
@@ -39,29 +59,13 @@ fn pool_and_query_metrics_are_emitted_with_plausible_values() {
     drop(conn); // discarded: closed by reason "broken"
     pool.maintain();
 
-    let mut values: HashMap<(MetricKind, String, Vec<String>), DebugValue> = HashMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let labels = key
-            .key()
-            .labels()
-            .map(|l| format!("{}={}", l.key(), l.value()))
-            .collect();
-        values.insert((key.kind(), key.key().name().to_string(), labels), value);
-    }
+    let values = snapshot();
     let get = |kind, name: &str, labels: &[&str]| {
         let labels = labels.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         values
             .get(&(kind, name.to_string(), labels))
             .unwrap_or_else(|| panic!("{name} was not emitted; got {:?}", values.keys()))
     };
-    for ((kind, name, labels), value) in &values {
-        let shown = match value {
-            DebugValue::Histogram(v) => format!("{} samples", v.len()),
-            other => format!("{other:?}"),
-        };
-        println!("metric {kind:?} {name}{labels:?} = {shown}");
-    }
-
     let DebugValue::Histogram(durations) = get(
         MetricKind::Histogram,
         "lifeguard_query_duration_seconds",
@@ -104,4 +108,64 @@ fn pool_and_query_metrics_are_emitted_with_plausible_values() {
         ),
         &DebugValue::Counter(1)
     );
+
+    // The router's metrics, on a real streaming replica whose replay is paused.
+    let pair = ReplicaPair::start().expect("primary + streaming replica");
+    let router = Router::builder(pair.primary_url().as_str())
+        .replica(pair.replica_url().as_str())
+        .pool_size(2)
+        .monitor_interval(Duration::from_millis(100))
+        .max_lag(Duration::from_secs(1))
+        .max_lag_bytes(u64::MAX)
+        .stall_timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let until = |what: &str, cond: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !cond() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    until("the replica admitted", &|| {
+        router.status().healthy_replicas == 1
+    });
+    router.execute("CREATE TABLE lagged (n int4)", &[]).unwrap();
+    pair.replica_psql("SELECT pg_wal_replay_pause()").unwrap();
+    router
+        .execute("INSERT INTO lagged SELECT generate_series(1, 10000)", &[])
+        .unwrap();
+    until("the paused replica banned", &|| {
+        router.status().healthy_replicas == 0
+    });
+    router.read().query("SELECT 1", &[]).unwrap(); // served by the primary
+    let values = snapshot();
+    let by_name = |kind: MetricKind, name: &str| -> Vec<&DebugValue> {
+        values
+            .iter()
+            .filter(|((k, n, _), _)| *k == kind && n == name)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let gauge = |name: &str| -> f64 {
+        match by_name(MetricKind::Gauge, name).as_slice() {
+            [DebugValue::Gauge(v)] => v.into_inner(),
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    let lag_bytes = gauge("lifeguard_replica_lag_bytes");
+    let lag_secs = gauge("lifeguard_replica_lag_seconds");
+    println!("paused replica: lag {lag_bytes} bytes, {lag_secs:.2} s");
+    assert!(lag_bytes > 0.0 && lag_bytes < 1e9, "{lag_bytes}");
+    assert!(lag_secs >= 1.0 && lag_secs < 120.0, "{lag_secs}");
+    assert_eq!(gauge("lifeguard_replicas_healthy"), 0.0);
+    let fallbacks: u64 = by_name(MetricKind::Counter, "lifeguard_primary_fallbacks_total")
+        .iter()
+        .map(|v| match v {
+            DebugValue::Counter(n) => *n,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert!(fallbacks >= 1, "{fallbacks}");
+    pair.replica_psql("SELECT pg_wal_replay_resume()").unwrap();
 }
