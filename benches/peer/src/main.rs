@@ -2,7 +2,8 @@
 //! connections × concurrent tasks, for Lifeguard, tokio-postgres, sqlx and pgbench.
 //!
 //! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5;
-//! BENCH_ONLY=lifeguard runs Lifeguard alone, for profiling).
+//! BENCH_ONLY=lifeguard runs Lifeguard alone, for profiling; BENCH_REPLICA_URL adds a cell for
+//! the router's replica reads — `router-spread.sh` makes the replica).
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -119,6 +120,66 @@ fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
         let _ = h.join();
     }
     w.outcome(secs)
+}
+
+/// Lifeguard's router with a replica (`BENCH_REPLICA_URL`): reads with the `Replica`
+/// preference, `conns` connections per node. Returns the outcome and the share of answers
+/// that came from the replica (`pg_is_in_recovery()`).
+fn router_run(url: &str, replica: &str, conns: usize, tasks: usize, secs: u64) -> (Outcome, f64) {
+    use lifeguard::Executor;
+    let router = lifeguard::Router::builder(url)
+        .replica(replica)
+        .pool_size(conns)
+        .build()
+        .expect("lifeguard router");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while router.status().healthy_replicas == 0 {
+        assert!(Instant::now() < deadline, "the replica was never admitted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let on_replica = Arc::new(AtomicU64::new(0));
+    let w = Window::new();
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            let (read, w, on_replica) = (router.read(), w.clone(), on_replica.clone());
+            may::go!(move || {
+                let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                let mut h = new_hist();
+                let (mut ops, mut errs, mut replica_ops) = (0u64, 0u64, 0u64);
+                while !w.stop.load(Ordering::Relaxed) {
+                    let aid = xorshift(&mut rng);
+                    let t = Instant::now();
+                    let res = read
+                        .query_one(
+                            "SELECT abalance, pg_is_in_recovery() FROM pgbench_accounts WHERE aid = $1",
+                            &[&aid],
+                        )
+                        .map(|r| r.get::<_, bool>(1));
+                    if w.measuring.load(Ordering::Relaxed) {
+                        match res {
+                            Ok(recovery) => {
+                                ops += 1;
+                                replica_ops += u64::from(recovery);
+                                let _ = h.record(t.elapsed().as_micros() as u64);
+                            }
+                            Err(_) => errs += 1,
+                        }
+                    }
+                }
+                w.ops.fetch_add(ops, Ordering::SeqCst);
+                w.errors.fetch_add(errs, Ordering::SeqCst);
+                on_replica.fetch_add(replica_ops, Ordering::SeqCst);
+                w.hist.lock().unwrap().add(&h).unwrap();
+            })
+        })
+        .collect();
+    let secs = w.drive(secs);
+    for h in handles {
+        let _ = h.join();
+    }
+    let out = w.outcome(secs);
+    let share = on_replica.load(Ordering::SeqCst) as f64 / out.ops.max(1) as f64;
+    (out, share)
 }
 
 /// One task's measured loop: run `op` until the window stops, recording latency while it measures.
@@ -433,6 +494,22 @@ fn main() {
     let mut ratios = Vec::new();
     for (conns, tasks) in sweep {
         let lg = lifeguard_run(&url, conns, tasks, secs);
+        if let Ok(replica) = std::env::var("BENCH_REPLICA_URL") {
+            let replica = if replica.contains("sslmode=") {
+                replica
+            } else {
+                format!("{replica}{}sslmode=disable", if replica.contains('?') { '&' } else { '?' })
+            };
+            let (o, share) = router_run(&url, &replica, conns, tasks, secs);
+            println!(
+                "| {conns}×{tasks} | lifeguard router, Replica reads ({:.0} % answered by the replica) | {:.0} | {:.2} | {:.2} | {} |",
+                share * 100.0,
+                o.ops_per_sec(),
+                o.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                o.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                o.errors
+            );
+        }
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "lifeguard") {
             // For profiling Lifeguard alone (e.g. under `perf record`): no peers, no ratios.
             println!(
