@@ -20,7 +20,7 @@ fn thousand_coroutines_over_four_connections_get_their_own_rows() {
         &[],
     )
     .unwrap();
-    let pool = Pool::builder(&support::database_url())
+    let pool = Pool::builder(support::database_url())
         .max_size(4)
         .min_size(4)
         .build()

@@ -7,7 +7,7 @@ use lifeguard::{ErrorKind, Executor, Pool};
 use crate::{client, in_coroutines, support};
 
 fn pool(max: usize) -> Pool {
-    Pool::builder(&support::database_url())
+    Pool::builder(support::database_url())
         .max_size(max)
         .acquire_timeout(Duration::from_millis(500))
         .build()
@@ -34,7 +34,7 @@ fn full_pool_is_a_typed_timeout_not_a_hang() {
     let a = p.get().unwrap();
     let b = p.get().unwrap();
     let started = Instant::now();
-    let err = p.get().err().expect("third checkout must fail");
+    let err = p.get().expect_err("third checkout must fail");
     assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err}");
     assert!(started.elapsed() < Duration::from_secs(3));
     // Pipelined queries also wait for a connection, and time out the same way.
@@ -93,7 +93,7 @@ fn pool_keeps_serving_after_a_cancel() {
 
 #[test]
 fn min_size_opens_up_front_and_bad_config_fails_fast() {
-    let p = Pool::builder(&support::database_url())
+    let p = Pool::builder(support::database_url())
         .max_size(3)
         .min_size(3)
         .build()

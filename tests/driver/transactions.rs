@@ -140,7 +140,7 @@ fn a_transaction_holds_its_connection_exclusively() {
 
 #[test]
 fn pool_transactions_are_exclusive_and_return_the_connection() {
-    let pool = Pool::builder(&support::database_url())
+    let pool = Pool::builder(support::database_url())
         .max_size(2)
         .build()
         .unwrap();

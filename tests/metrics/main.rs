@@ -156,8 +156,8 @@ fn pool_and_query_metrics_are_emitted_with_plausible_values() {
     let lag_bytes = gauge("lifeguard_replica_lag_bytes");
     let lag_secs = gauge("lifeguard_replica_lag_seconds");
     println!("paused replica: lag {lag_bytes} bytes, {lag_secs:.2} s");
-    assert!(lag_bytes > 0.0 && lag_bytes < 1e9, "{lag_bytes}");
-    assert!(lag_secs >= 1.0 && lag_secs < 120.0, "{lag_secs}");
+    assert!(lag_bytes > 0.0 && lag_bytes < 1e9, "{lag_bytes}"); // plausible: under a GiB
+    assert!((1.0..120.0).contains(&lag_secs), "{lag_secs}");
     assert_eq!(gauge("lifeguard_replicas_healthy"), 0.0);
     let fallbacks: u64 = by_name(MetricKind::Counter, "lifeguard_primary_fallbacks_total")
         .iter()
