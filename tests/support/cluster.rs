@@ -174,23 +174,7 @@ impl TempCluster {
     /// connections (after crash recovery, for an `immediate` stop).
     pub fn start_again(&mut self) -> io::Result<()> {
         let log = self.log_path();
-        let port_opt = format!("-p {}", self.port);
-        let timeout = READY_TIMEOUT.as_secs().to_string();
-        let out = run(&mut as_postgres(
-            &self.bindir.join("pg_ctl"),
-            [
-                OsStr::new("-D"),
-                self.data.as_os_str(),
-                OsStr::new("-l"),
-                log.as_os_str(),
-                OsStr::new("-o"),
-                OsStr::new(&port_opt),
-                OsStr::new("-w"),
-                OsStr::new("-t"),
-                OsStr::new(&timeout),
-                OsStr::new("start"),
-            ],
-        ))?;
+        let out = self.pg_ctl_start()?;
         if !out.status.success() || !self.wait_ready() {
             return Err(io::Error::other(format!(
                 "restarting PostgreSQL on port {} failed: {}\n--- log tail ---\n{}",
@@ -333,23 +317,7 @@ impl TempCluster {
         for _ in 0..START_ATTEMPTS {
             self.port = free_port()?;
             // pg_ctl writes the log as postgres: it must be able to create it.
-            let port_opt = format!("-p {}", self.port);
-            let timeout = READY_TIMEOUT.as_secs().to_string();
-            let out = run(&mut as_postgres(
-                &self.bindir.join("pg_ctl"),
-                [
-                    OsStr::new("-D"),
-                    self.data.as_os_str(),
-                    OsStr::new("-l"),
-                    log.as_os_str(),
-                    OsStr::new("-o"),
-                    OsStr::new(&port_opt),
-                    OsStr::new("-w"),
-                    OsStr::new("-t"),
-                    OsStr::new(&timeout),
-                    OsStr::new("start"),
-                ],
-            ))?;
+            let out = self.pg_ctl_start()?;
             if out.status.success() && self.wait_ready() {
                 self.pid = read_postmaster_pid(&self.data).ok_or_else(|| {
                     io::Error::other(format!(
@@ -376,6 +344,28 @@ impl TempCluster {
             return Err(io::Error::other(msg));
         }
         Err(io::Error::other(last_err.unwrap_or_default()))
+    }
+
+    /// `pg_ctl start -w` on this cluster's port, logging to its log file.
+    fn pg_ctl_start(&self) -> io::Result<Output> {
+        let log = self.log_path();
+        let port_opt = format!("-p {}", self.port);
+        let timeout = READY_TIMEOUT.as_secs().to_string();
+        run(&mut as_postgres(
+            &self.bindir.join("pg_ctl"),
+            [
+                OsStr::new("-D"),
+                self.data.as_os_str(),
+                OsStr::new("-l"),
+                log.as_os_str(),
+                OsStr::new("-o"),
+                OsStr::new(&port_opt),
+                OsStr::new("-w"),
+                OsStr::new("-t"),
+                OsStr::new(&timeout),
+                OsStr::new("start"),
+            ],
+        ))
     }
 
     fn wait_ready(&self) -> bool {
@@ -489,7 +479,7 @@ impl Drop for TempCluster {
 
 /// Stops the postmaster serving `data`: `pg_ctl stop -m immediate`, else SIGKILL to the pid
 /// recorded in its postmaster.pid, if that process is a postgres serving this very directory.
-fn stop_data_dir(bindir: &Path, data: &Path) {
+pub(super) fn stop_data_dir(bindir: &Path, data: &Path) {
     let stopped = run(&mut as_postgres(
         &bindir.join("pg_ctl"),
         [
@@ -527,7 +517,7 @@ fn stop_data_dir(bindir: &Path, data: &Path) {
     }
 }
 
-fn read_postmaster_pid(data: &Path) -> Option<u32> {
+pub(super) fn read_postmaster_pid(data: &Path) -> Option<u32> {
     fs::read_to_string(data.join("postmaster.pid"))
         .ok()?
         .lines()
@@ -537,14 +527,14 @@ fn read_postmaster_pid(data: &Path) -> Option<u32> {
         .ok()
 }
 
-fn log_tail(path: &Path, lines: usize) -> String {
+pub(super) fn log_tail(path: &Path, lines: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read: {e})"));
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// A port of 127.0.0.1 free right now, not handed out before by this process.
-fn free_port() -> io::Result<u16> {
+pub(super) fn free_port() -> io::Result<u16> {
     static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     for _ in 0..50 {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
@@ -613,7 +603,7 @@ fn sweep_stale_clusters() {
     });
 }
 
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     static ROOT: OnceLock<bool> = OnceLock::new();
     *ROOT.get_or_init(|| {
         // The effective uid is the second field of the `Uid:` line.
@@ -646,7 +636,7 @@ fn server_owner() -> Option<(u32, u32)> {
 /// A command running `program args…` as the server's user: via `runuser -u postgres --`
 /// (or `su postgres -c`) when we are root, directly otherwise. Runs from /tmp (the user may
 /// not reach our working directory), PG* variables cleared.
-fn as_postgres<I, A>(program: &Path, args: I) -> Command
+pub(super) fn as_postgres<I, A>(program: &Path, args: I) -> Command
 where
     I: IntoIterator<Item = A>,
     A: AsRef<OsStr>,
@@ -679,7 +669,7 @@ where
 }
 
 /// Clears PG* variables (PGHOST, PGSSLMODE, PGOPTIONS, …) that would redirect our commands.
-fn clean_pg_env<C: std::borrow::BorrowMut<Command>>(mut cmd: C) -> C {
+pub(super) fn clean_pg_env<C: std::borrow::BorrowMut<Command>>(mut cmd: C) -> C {
     for (k, _) in std::env::vars_os() {
         if k.to_str().is_some_and(|k| k.starts_with("PG")) {
             cmd.borrow_mut().env_remove(k);
@@ -700,7 +690,7 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn run(cmd: &mut Command) -> io::Result<Output> {
+pub(super) fn run(cmd: &mut Command) -> io::Result<Output> {
     cmd.stdin(Stdio::null())
         .output()
         .map_err(|e| io::Error::new(e.kind(), format!("running {cmd:?}: {e}")))

@@ -10,16 +10,18 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::cluster::{ClusterOptions, TempCluster, PASSWORD, USER};
+use super::cluster::{
+    as_postgres, clean_pg_env, free_port, is_root, log_tail, read_postmaster_pid, run,
+    stop_data_dir, ClusterOptions, TempCluster, PASSWORD, USER,
+};
 
 const ROOT_PREFIX: &str = "lifeguard-replica-";
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -242,65 +244,6 @@ impl Drop for Standby {
     }
 }
 
-/// Stops the postmaster serving `data` (immediate mode), else SIGKILLs the pid in its
-/// postmaster.pid if that process is a postgres serving this very directory.
-fn stop_data_dir(bindir: &Path, data: &Path) {
-    let stopped = run(&mut as_postgres(
-        &bindir.join("pg_ctl"),
-        [
-            OsStr::new("-D"),
-            data.as_os_str(),
-            OsStr::new("-m"),
-            OsStr::new("immediate"),
-            OsStr::new("-w"),
-            OsStr::new("-t"),
-            OsStr::new("60"),
-            OsStr::new("stop"),
-        ],
-    ))
-    .map(|o| o.status.success())
-    .unwrap_or(false);
-    if stopped {
-        return;
-    }
-    let Some(pid) = read_postmaster_pid(data) else {
-        return;
-    };
-    let pidfile = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-    let serves_this_dir = pidfile.lines().nth(1).map(Path::new) == Some(data);
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if serves_this_dir && String::from_utf8_lossy(&cmdline).contains("postgres") {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-            sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn read_postmaster_pid(data: &Path) -> Option<u32> {
-    fs::read_to_string(data.join("postmaster.pid"))
-        .ok()?
-        .lines()
-        .next()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn log_tail(path: &Path, lines: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read: {e})"));
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// `/tmp/lifeguard-replica-<pid>-<n>`, owned by the server's user.
 fn make_root_dir((uid, gid): (u32, u32)) -> io::Result<PathBuf> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -357,49 +300,4 @@ fn pg_ctl_dir() -> Option<PathBuf> {
         .map(|e| e.path().join("bin"))
         .filter(|d| d.join("pg_ctl").is_file())
         .max()
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// `program args…` as the server's user (`runuser -u postgres --` when root), from /tmp,
-/// with PG* variables cleared.
-fn as_postgres<I, A>(program: &Path, args: I) -> Command
-where
-    I: IntoIterator<Item = A>,
-    A: AsRef<OsStr>,
-{
-    let mut cmd = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    };
-    cmd.args(args).current_dir("/tmp");
-    clean_pg_env(&mut cmd);
-    cmd
-}
-
-fn clean_pg_env(cmd: &mut Command) -> &mut Command {
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| k.starts_with("PG")) {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-fn run(cmd: &mut Command) -> io::Result<Output> {
-    cmd.stdin(Stdio::null())
-        .output()
-        .map_err(|e| io::Error::new(e.kind(), format!("running {cmd:?}: {e}")))
 }
