@@ -59,6 +59,16 @@ pub fn derive_pg_enum(input: TokenStream) -> TokenStream {
     pg_enum::derive(syn::parse_macro_input!(input as syn::DeriveInput)).into()
 }
 
+mod model;
+
+/// `#[derive(Model)]`: CRUD methods, typed columns and a query builder for a struct mapped to
+/// a table, checked against the table at build time (documented on the `lifeguard`
+/// re-export and in `lifeguard::model`).
+#[proc_macro_derive(Model, attributes(lifeguard))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    model::derive(syn::parse_macro_input!(input as syn::DeriveInput)).into()
+}
+
 mod migrate;
 
 /// `migrate!()` / `migrate!("path")`: embeds a migrations folder as a `Migrator`

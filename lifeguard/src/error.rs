@@ -263,6 +263,8 @@ pub enum ErrorKind {
     /// A migration could not be read, checked or applied; the context names the file (and
     /// line), and a server error stays reachable through [`Error::as_db_error`].
     Migrate,
+    /// A model's update or delete found no row with the model's key.
+    NotFound,
 }
 
 struct Inner {
@@ -390,6 +392,7 @@ impl fmt::Display for Error {
             ErrorKind::RowCount => "unexpected number of rows",
             ErrorKind::Usage => "invalid use",
             ErrorKind::Migrate => "migration error",
+            ErrorKind::NotFound => "row not found",
         };
         match (&self.0.context, &self.0.cause) {
             (Some(ctx), Some(cause)) => write!(f, "{kind}: {ctx}: {cause}"),

@@ -23,6 +23,7 @@ pub mod checked;
 mod driver;
 mod error;
 pub mod migrate;
+pub mod model;
 mod observe;
 mod pool;
 mod router;
@@ -57,6 +58,11 @@ pub use lifeguard_macros::{
     query_file_scalar, query_file_scalar_unchecked, query_file_unchecked, query_scalar,
     query_scalar_unchecked, query_unchecked, PgEnum,
 };
+
+/// Models: `#[derive(Model)]` maps a struct to a table, checked at build time (see
+/// [`mod@model`]); the trait of the same name holds the CRUD methods.
+pub use lifeguard_macros::Model;
+pub use model::Model;
 
 /// `migrate!()` embeds `<crate>/migrations` (or `migrate!("path")`, relative to the crate
 /// root) in the binary as a [`migrate::Migrator`]: `lifeguard::migrate!().run(&pool)?`.

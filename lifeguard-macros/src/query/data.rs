@@ -22,7 +22,12 @@ pub enum DataError {
 impl DataError {
     /// The compile error, at the SQL literal, with the failing position shown for SQL errors.
     pub fn at(self, input: &Input) -> syn::Error {
-        let msg = match self {
+        syn::Error::new(input.sql_lit.span(), self.message(&input.sql))
+    }
+
+    /// The message for a failure describing `sql`.
+    pub fn message(self, sql: &str) -> String {
+        match self {
             DataError::Other(msg) => msg,
             DataError::Describe(e) if e.unreachable => {
                 format!("{}\n(the macros check SQL against DATABASE_URL at build time; start the database, fix DATABASE_URL, or build offline with LIFEGUARD_OFFLINE=true after `lifeguard prepare`)", e.message)
@@ -30,12 +35,11 @@ impl DataError {
             DataError::Describe(e) => {
                 let mut msg = format!("error returned from database: {e}");
                 if let Some(pos) = e.position {
-                    msg.push_str(&pointer(&input.sql, pos as usize));
+                    msg.push_str(&pointer(sql, pos as usize));
                 }
                 msg
             }
-        };
-        syn::Error::new(input.sql_lit.span(), msg)
+        }
     }
 }
 

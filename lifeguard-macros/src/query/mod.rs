@@ -2,8 +2,8 @@
 //! obtains the statement's description (online or offline), [`plan`] turns it into Rust
 //! types, [`codegen`] writes the expansion.
 
-mod codegen;
-mod data;
+pub(crate) mod codegen;
+pub(crate) mod data;
 mod input;
 mod plan;
 pub(crate) mod types;

@@ -1,0 +1,211 @@
+//! The expansion: `impl lifeguard::Model`, the typed column constants, inherent wrappers of
+//! the trait's methods, and one compile-time type check per field (at the field's type).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::model::Model;
+use crate::query::codegen::tracked_env;
+
+fn camel(name: &str) -> String {
+    name.trim_start_matches("r#")
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(first) => first.to_uppercase().chain(c).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+pub fn generate(m: &Model) -> TokenStream {
+    let ident = &m.ident;
+    let vis = &m.vis;
+    let s = &m.sql;
+    let table = &s.table;
+    let table_name = m.table_lit.value();
+    let columns = &s.columns;
+    let key: Vec<usize> = (0..m.fields.len())
+        .filter(|&i| m.fields[i].primary_key)
+        .collect();
+    let insert_columns: Vec<usize> = (0..m.fields.len())
+        .filter(|&i| !m.fields[i].default)
+        .collect();
+    let (column_list, select, select_by_key, insert, upsert, delete) = (
+        &s.column_list,
+        &s.select,
+        &s.select_by_key,
+        &s.insert,
+        &s.upsert,
+        &s.delete,
+    );
+
+    let key_tys: Vec<&syn::Type> = key.iter().map(|&i| &m.fields[i].ty).collect();
+    let (key_ty, key_values) = if key.len() == 1 {
+        let t = key_tys[0];
+        (
+            quote!(#t),
+            quote!(::std::vec![key as ::lifeguard::model::Param<'_>]),
+        )
+    } else {
+        let idx = (0..key.len()).map(syn::Index::from);
+        (
+            quote!((#(#key_tys,)*)),
+            quote!(::std::vec![#(&key.#idx as ::lifeguard::model::Param<'_>),*]),
+        )
+    };
+
+    let consts = m.fields.iter().map(|f| {
+        let name = format_ident!("{}", camel(&f.ident.to_string()), span = f.ident.span());
+        let inner = &f.inner;
+        let nullness = if f.is_option {
+            quote!(::lifeguard::model::Nullable)
+        } else {
+            quote!(::lifeguard::model::NotNull)
+        };
+        let quoted = super::model::quote_ident(&f.column);
+        let doc = format!(
+            "Typed column `{}` of `{table_name}` (field `{}`), for filters, ordering and changes.",
+            f.column, f.ident
+        );
+        quote! {
+            #[doc = #doc]
+            #[allow(non_upper_case_globals)]
+            #vis const #name: ::lifeguard::model::Column<#ident, #inner, #nullness> =
+                ::lifeguard::model::Column::__new(#quoted);
+        }
+    });
+
+    let decode = m.fields.iter().enumerate().map(|(i, f)| {
+        let (name, ty) = (&f.ident, &f.ty);
+        quote!(#name: ::lifeguard::Row::try_get::<_, #ty>(row, #i)?)
+    });
+    let values = m.fields.iter().map(|f| {
+        let name = &f.ident;
+        quote!(&self.#name as ::lifeguard::model::Param<'_>)
+    });
+    // Each field's Rust type must be one that binds to (and so decodes) its column's SQL
+    // type; the error lands on the field.
+    let checks = m.fields.iter().filter_map(|f| {
+        let marker = f.marker.as_ref()?;
+        let ty = &f.ty;
+        Some(quote_spanned! {ty.span()=>
+            ::lifeguard::model::__column_type::<#marker, #ty>();
+        })
+    });
+
+    let mut tracked = tracked_env();
+    for file in &m.offline_files {
+        let file = file.display().to_string();
+        tracked.extend(quote!(
+            const _: &[u8] = ::core::include_bytes!(#file);
+        ));
+    }
+
+    let wrappers = quote! {
+        /// Fetches the row with this primary key (see [`lifeguard::Model::find_by_id`]).
+        #vis fn find_by_id(
+            exec: &(impl ::lifeguard::Executor + ?Sized),
+            key: #key_ty,
+        ) -> ::lifeguard::Result<::core::option::Option<Self>> {
+            <Self as ::lifeguard::Model>::find_by_id(exec, key)
+        }
+        /// A query over the table (see [`lifeguard::Model::find`]).
+        #vis fn find() -> ::lifeguard::model::Select<Self> {
+            <Self as ::lifeguard::Model>::find()
+        }
+        /// Inserts this row, returning the stored row (see [`lifeguard::Model::insert`]).
+        #vis fn insert(&self, exec: &(impl ::lifeguard::Executor + ?Sized)) -> ::lifeguard::Result<Self> {
+            <Self as ::lifeguard::Model>::insert(self, exec)
+        }
+        /// Inserts many rows in as few statements as possible (see
+        /// [`lifeguard::Model::insert_many`]).
+        #vis fn insert_many(exec: &(impl ::lifeguard::Executor + ?Sized), rows: &[Self]) -> ::lifeguard::Result<u64> {
+            <Self as ::lifeguard::Model>::insert_many(exec, rows)
+        }
+        /// Inserts, or updates on a key conflict (see [`lifeguard::Model::upsert`]).
+        #vis fn upsert(&self, exec: &(impl ::lifeguard::Executor + ?Sized)) -> ::lifeguard::Result<Self> {
+            <Self as ::lifeguard::Model>::upsert(self, exec)
+        }
+        /// Writes only the changed columns (see [`lifeguard::Model::update`]).
+        #vis fn update(
+            &mut self,
+            exec: &(impl ::lifeguard::Executor + ?Sized),
+            changes: ::lifeguard::model::Changes<Self>,
+        ) -> ::lifeguard::Result<()> {
+            <Self as ::lifeguard::Model>::update(self, exec, changes)
+        }
+        /// Deletes this row (see [`lifeguard::Model::delete`]).
+        #vis fn delete(&self, exec: &(impl ::lifeguard::Executor + ?Sized)) -> ::lifeguard::Result<()> {
+            <Self as ::lifeguard::Model>::delete(self, exec)
+        }
+        /// Updates every row matching `filter` (see [`lifeguard::Model::update_many`]).
+        #vis fn update_many(
+            exec: &(impl ::lifeguard::Executor + ?Sized),
+            filter: ::lifeguard::model::Expr<Self>,
+            changes: ::lifeguard::model::Changes<Self>,
+        ) -> ::lifeguard::Result<u64> {
+            <Self as ::lifeguard::Model>::update_many(exec, filter, changes)
+        }
+        /// Deletes every row matching `filter` (see [`lifeguard::Model::delete_many`]).
+        #vis fn delete_many(
+            exec: &(impl ::lifeguard::Executor + ?Sized),
+            filter: ::lifeguard::model::Expr<Self>,
+        ) -> ::lifeguard::Result<u64> {
+            <Self as ::lifeguard::Model>::delete_many(exec, filter)
+        }
+        /// An empty change set for [`update`](Self::update) and
+        /// [`update_many`](Self::update_many).
+        #vis fn changes() -> ::lifeguard::model::Changes<Self> {
+            ::lifeguard::model::Changes::new()
+        }
+    };
+
+    quote! {
+        impl #ident {
+            #(#consts)*
+            #wrappers
+        }
+
+        impl ::lifeguard::Model for #ident {
+            type Key = #key_ty;
+
+            const META: &'static ::lifeguard::model::ModelMeta = &::lifeguard::model::ModelMeta {
+                table: #table,
+                columns: &[#(#columns),*],
+                key: &[#(#key),*],
+                insert_columns: &[#(#insert_columns),*],
+                select: #select,
+                select_by_key: #select_by_key,
+                insert: #insert,
+                upsert: #upsert,
+                delete: #delete,
+                column_list: #column_list,
+            };
+
+            fn from_row(row: &::lifeguard::Row) -> ::lifeguard::Result<Self> {
+                ::core::result::Result::Ok(#ident { #(#decode,)* })
+            }
+
+            fn values(&self) -> ::std::vec::Vec<::lifeguard::model::Param<'_>> {
+                ::std::vec![#(#values),*]
+            }
+
+            fn key_values(key: &Self::Key) -> ::std::vec::Vec<::lifeguard::model::Param<'_>> {
+                #key_values
+            }
+        }
+
+        const _: () = {
+            #tracked
+            #[allow(dead_code)]
+            fn __lifeguard_column_types() {
+                #(#checks)*
+            }
+        };
+    }
+}
