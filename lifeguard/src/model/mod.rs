@@ -170,8 +170,11 @@ pub enum Nullable {}
 /// The derive generates one per field, named like the field in UpperCamelCase.
 pub struct Column<M, T, N = NotNull> {
     name: &'static str,
-    _marker: PhantomData<fn() -> (M, T, N)>,
+    _marker: PhantomData<ColumnOf<M, T, N>>,
 }
+
+/// The types a [`Column`] is about, without owning any (so it is `Copy`, `Send` and `Sync`).
+type ColumnOf<M, T, N> = fn() -> (M, T, N);
 
 impl<M, T, N> Clone for Column<M, T, N> {
     fn clone(&self) -> Self {
