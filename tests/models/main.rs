@@ -7,6 +7,7 @@
 mod support;
 
 mod reads;
+mod writes;
 
 /// pagila's `mpaa_rating`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, lifeguard::PgEnum)]
