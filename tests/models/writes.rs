@@ -3,7 +3,7 @@
 //! insert_many, update_many, delete_many, and the typed errors.
 
 use lifeguard::model::Changes;
-use lifeguard::{ErrorKind, Executor, Model};
+use lifeguard::{ErrorKind, Executor};
 
 use crate::pool;
 use crate::reads::{Actor, FilmActor};
