@@ -24,9 +24,20 @@ pub struct Query<A, F> {
 }
 
 /// The executor a query runs on, with reads sent where the executor sends reads.
-struct On<'e, E: ?Sized> {
+pub(crate) struct On<'e, E: ?Sized> {
     executor: &'e E,
     reads_only: bool,
+}
+
+impl<'e, E: ?Sized> On<'e, E> {
+    /// `executor`, with every statement sent where it sends reads (the model layer's
+    /// selects, which only read).
+    pub(crate) fn reads(executor: &'e E) -> On<'e, E> {
+        On {
+            executor,
+            reads_only: true,
+        }
+    }
 }
 
 impl<E: Executor + ?Sized> Executor for On<'_, E> {

@@ -82,7 +82,8 @@ pub trait Model: Sized {
     /// Fetches the row with this primary key.
     fn find_by_id(exec: &(impl Executor + ?Sized), key: Self::Key) -> Result<Option<Self>> {
         let params = Self::key_values(&key);
-        exec.query_opt(Self::META.select_by_key, &params)?
+        crate::checked::On::reads(exec)
+            .query_opt(Self::META.select_by_key, &params)?
             .as_ref()
             .map(Self::from_row)
             .transpose()

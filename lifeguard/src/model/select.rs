@@ -1,5 +1,6 @@
 //! `Model::find()`: a SELECT over the model's table with filters, order and paging.
 
+use crate::checked::On;
 use std::fmt::Write as _;
 
 use super::{Expr, Model, Order, Param};
@@ -103,7 +104,8 @@ impl<M: Model> Select<M> {
     /// Every matching row.
     pub fn all(&self, exec: &(impl Executor + ?Sized)) -> Result<Vec<M>> {
         let (sql, params) = self.statement();
-        exec.query_stream(sql.as_str(), &params)?
+        On::reads(exec)
+            .query_stream(sql.as_str(), &params)?
             .map(|row| row.and_then(|row| M::from_row(&row)))
             .collect()
     }
@@ -112,14 +114,15 @@ impl<M: Model> Select<M> {
     /// [`ErrorKind::RowCount`](crate::ErrorKind::RowCount) error.
     pub fn one(&self, exec: &(impl Executor + ?Sized)) -> Result<M> {
         let (sql, params) = self.statement();
-        M::from_row(&exec.query_one(sql.as_str(), &params)?)
+        M::from_row(&On::reads(exec).query_one(sql.as_str(), &params)?)
     }
 
     /// At most one matching row; several is an
     /// [`ErrorKind::RowCount`](crate::ErrorKind::RowCount) error.
     pub fn optional(&self, exec: &(impl Executor + ?Sized)) -> Result<Option<M>> {
         let (sql, params) = self.statement();
-        exec.query_opt(sql.as_str(), &params)?
+        On::reads(exec)
+            .query_opt(sql.as_str(), &params)?
             .as_ref()
             .map(M::from_row)
             .transpose()
@@ -130,7 +133,7 @@ impl<M: Model> Select<M> {
         let mut sql = format!("SELECT count(*) FROM {}", M::META.table);
         let mut params = Vec::new();
         self.tail(&mut sql, &mut params, false);
-        exec.query_one(sql.as_str(), &params)?.try_get(0)
+        On::reads(exec).query_one(sql.as_str(), &params)?.try_get(0)
     }
 
     /// Whether any row matches the filter.
@@ -139,6 +142,6 @@ impl<M: Model> Select<M> {
         let mut params = Vec::new();
         self.tail(&mut sql, &mut params, false);
         sql.push(')');
-        exec.query_one(sql.as_str(), &params)?.try_get(0)
+        On::reads(exec).query_one(sql.as_str(), &params)?.try_get(0)
     }
 }
