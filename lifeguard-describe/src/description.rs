@@ -21,6 +21,21 @@ pub struct Description {
     /// what codegen needs to map it (enum labels, domain base types, array elements).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub types: BTreeMap<String, TypeDesc>,
+    /// Only for a model's table statement ([`describe_model_table`](crate::describe_model_table)):
+    /// the catalog facts the derive checks the model against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_table: Option<ModelTable>,
+}
+
+/// Catalog facts about a model's table that no statement description carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelTable {
+    /// The columns an insert must set (NOT NULL, no default, identity or generation, and no
+    /// enabled BEFORE INSERT row trigger on the table that could fill them), in column order.
+    pub insert_required: Vec<String>,
+    /// The column lists of the primary key and every unique constraint or index without a
+    /// predicate or expression (primary key first): what a model's key may be.
+    pub unique_keys: Vec<Vec<String>>,
 }
 
 /// One result column.

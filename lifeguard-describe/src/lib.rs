@@ -17,7 +17,7 @@ mod reads;
 use std::collections::BTreeMap;
 
 pub use conn::{ConnectOptions, DescribeConn, Field, Prepared};
-pub use description::{file_name, hash_query, ColumnDesc, Description, TypeDesc};
+pub use description::{file_name, hash_query, ColumnDesc, Description, ModelTable, TypeDesc};
 pub use error::{Error, Result};
 pub use reads::reads_only;
 
@@ -82,5 +82,52 @@ pub fn describe(conn: &mut DescribeConn, sql: &str) -> Result<Description> {
         params,
         columns,
         types,
+        model_table: None,
     })
+}
+
+/// The columns of `table` an insert must set: NOT NULL without a default, identity or
+/// generation expression. None when the table has an enabled BEFORE INSERT row trigger,
+/// which may fill any column (pagila's `film.fulltext` is one).
+const INSERT_REQUIRED_SQL: &str = "SELECT a.attname::text FROM pg_attribute a \
+     WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+       AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '' \
+       AND NOT EXISTS (SELECT FROM pg_trigger t WHERE t.tgrelid = a.attrelid \
+         AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgtype::int & 7 = 7) \
+     ORDER BY a.attnum";
+
+/// The column lists (JSON arrays, in index order) of `table`'s unique indexes that an
+/// `ON CONFLICT (<columns>)` can use: no predicate, no expression; primary key first.
+const UNIQUE_KEYS_SQL: &str = "SELECT array_to_json(ARRAY(SELECT a.attname::text \
+       FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) \
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n))::text \
+     FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisunique \
+       AND i.indpred IS NULL AND i.indexprs IS NULL \
+     ORDER BY i.indisprimary DESC, i.indexrelid::regclass::text";
+
+/// Describes a model's table statement `sql` (the derive's `SELECT * FROM <table> …`) like
+/// [`describe`], and adds [`Description::model_table`] for `table` (a quoted, possibly
+/// schema-qualified name), so the derive can check its insert and key offline too.
+pub fn describe_model_table(
+    conn: &mut DescribeConn,
+    sql: &str,
+    table: &str,
+) -> Result<Description> {
+    let mut desc = describe(conn, sql)?;
+    let first = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+        rows.into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect()
+    };
+    let insert_required = first(conn.query(INSERT_REQUIRED_SQL, &[table])?);
+    let unique_keys = first(conn.query(UNIQUE_KEYS_SQL, &[table])?)
+        .iter()
+        .map(|json| serde_json::from_str(json))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::msg(format!("cannot read the unique keys of {table}: {e}")))?;
+    desc.model_table = Some(ModelTable {
+        insert_required,
+        unique_keys,
+    });
+    Ok(desc)
 }

@@ -5,8 +5,8 @@
 use lifeguard::model::Changes;
 use lifeguard::{ErrorKind, Executor};
 
-use crate::pool;
 use crate::reads::{Actor, FilmActor};
+use crate::{pool, statements};
 
 fn actors_named(e: &impl Executor, last: &str) -> i64 {
     e.query_one("SELECT count(*) FROM actor WHERE last_name = $1", &[&last])
@@ -96,7 +96,13 @@ fn bulk_writes_of_ten_thousand_rows() {
             last_name: "LIFEGUARD_W2".into(),
         })
         .collect();
-    assert_eq!(Actor::insert_many(&tx, &rows).unwrap(), 10_000);
+    let (inserted, sent) = statements(|| Actor::insert_many(&tx, &rows).unwrap());
+    assert_eq!(inserted, 10_000);
+    // 2 parameters a row: 20,000 fit in one statement of the 65,535 allowed.
+    assert_eq!(sent.len(), 1, "{} statements", sent.len());
+    assert!(sent
+        .iter()
+        .all(|s| s.starts_with("INSERT INTO \"public\".\"actor\"")));
     assert_eq!(actors_named(&tx, "LIFEGUARD_W2"), 10_000);
     let changed = Actor::update_many(
         &tx,

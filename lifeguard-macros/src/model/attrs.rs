@@ -1,11 +1,36 @@
 //! `#[lifeguard(...)]` attributes of a model struct and its fields.
 
-use syn::{DeriveInput, Field, LitStr};
+use syn::{DeriveInput, Field, Ident, LitStr, Path};
 
 /// The struct's attributes.
 pub struct StructAttrs {
     /// `table = "name"` or `"schema.name"`.
     pub table: LitStr,
+    /// `has_many(..)` / `has_one(..)`, in order.
+    pub relations: Vec<RelationAttr>,
+}
+
+/// Which side of a one-to-many a struct-level relation is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    HasMany,
+    HasOne,
+}
+
+/// `has_many(name = films, model = Film, fk = language_id)`, optionally
+/// `through = FilmActor, other = actor_id` (then `fk` and `other` are fields of the join model).
+pub struct RelationAttr {
+    pub kind: RelationKind,
+    /// The relation's method name.
+    pub name: Ident,
+    /// The related model.
+    pub model: Path,
+    /// The field (of `model`, or of `through`) holding this model's key.
+    pub fk: Ident,
+    /// The join model of a many-to-many.
+    pub through: Option<Path>,
+    /// The join model's field holding `model`'s key.
+    pub other: Option<Ident>,
 }
 
 /// One field's attributes.
@@ -17,10 +42,13 @@ pub struct FieldAttrs {
     pub column: Option<LitStr>,
     /// `default`: an insert leaves this column to the server (serial keys, `now()`).
     pub default: bool,
+    /// `belongs_to = Model`: this field holds that model's primary key.
+    pub belongs_to: Option<Path>,
 }
 
 pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
     let mut table = None;
+    let mut relations = Vec::new();
     for attr in input
         .attrs
         .iter()
@@ -30,8 +58,14 @@ pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
             if meta.path.is_ident("table") {
                 table = Some(meta.value()?.parse::<LitStr>()?);
                 Ok(())
+            } else if meta.path.is_ident("has_many") {
+                relations.push(parse_relation(&meta, RelationKind::HasMany)?);
+                Ok(())
+            } else if meta.path.is_ident("has_one") {
+                relations.push(parse_relation(&meta, RelationKind::HasOne)?);
+                Ok(())
             } else {
-                Err(meta.error("expected `table = \"...\"`"))
+                Err(meta.error("expected `table = \"...\"`, `has_many(...)` or `has_one(...)`"))
             }
         })?;
     }
@@ -41,7 +75,49 @@ pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
             "a model needs its table: #[lifeguard(table = \"name\")] (or \"schema.name\")",
         )
     })?;
-    Ok(StructAttrs { table })
+    Ok(StructAttrs { table, relations })
+}
+
+fn parse_relation(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    kind: RelationKind,
+) -> syn::Result<RelationAttr> {
+    let (mut name, mut model, mut fk, mut through, mut other) = (None, None, None, None, None);
+    meta.parse_nested_meta(|m| {
+        let v = m.value()?;
+        if m.path.is_ident("name") {
+            name = Some(v.parse::<Ident>()?);
+        } else if m.path.is_ident("model") {
+            model = Some(v.parse::<Path>()?);
+        } else if m.path.is_ident("fk") {
+            fk = Some(v.parse::<Ident>()?);
+        } else if m.path.is_ident("through") {
+            through = Some(v.parse::<Path>()?);
+        } else if m.path.is_ident("other") {
+            other = Some(v.parse::<Ident>()?);
+        } else {
+            return Err(m.error("expected `name`, `model`, `fk`, `through` or `other`"));
+        }
+        Ok(())
+    })?;
+    let usage =
+        "expected (name = method, model = Model, fk = field[, through = JoinModel, other = field])";
+    let (Some(name), Some(model), Some(fk)) = (name, model, fk) else {
+        return Err(meta.error(usage));
+    };
+    if through.is_some() != other.is_some() || (through.is_some() && kind == RelationKind::HasOne) {
+        return Err(meta.error(
+            "`through` and `other` go together, on `has_many` only: through = JoinModel, other = its field holding the related model's key",
+        ));
+    }
+    Ok(RelationAttr {
+        kind,
+        name,
+        model,
+        fk,
+        through,
+        other,
+    })
 }
 
 pub fn parse_field(field: &Field) -> syn::Result<FieldAttrs> {
@@ -58,8 +134,12 @@ pub fn parse_field(field: &Field) -> syn::Result<FieldAttrs> {
                 out.default = true;
             } else if meta.path.is_ident("column") {
                 out.column = Some(meta.value()?.parse::<LitStr>()?);
+            } else if meta.path.is_ident("belongs_to") {
+                out.belongs_to = Some(meta.value()?.parse::<Path>()?);
             } else {
-                return Err(meta.error("expected `primary_key`, `default` or `column = \"...\"`"));
+                return Err(meta.error(
+                    "expected `primary_key`, `default`, `column = \"...\"` or `belongs_to = Model`",
+                ));
             }
             Ok(())
         })?;

@@ -59,6 +59,15 @@ pub fn generate(m: &Model) -> TokenStream {
         )
     };
 
+    let key_fields: Vec<&syn::Ident> = key.iter().map(|&i| &m.fields[i].ident).collect();
+    let key_of_self = if key.len() == 1 {
+        let f = key_fields[0];
+        quote!(::core::clone::Clone::clone(&self.#f))
+    } else {
+        quote!((#(::core::clone::Clone::clone(&self.#key_fields),)*))
+    };
+    let relations = relations(m);
+
     let consts = m.fields.iter().map(|f| {
         let name = format_ident!("{}", camel(&f.ident.to_string()), span = f.ident.span());
         let inner = &f.inner;
@@ -169,6 +178,7 @@ pub fn generate(m: &Model) -> TokenStream {
         impl #ident {
             #(#consts)*
             #wrappers
+            #relations
         }
 
         impl ::lifeguard::Model for #ident {
@@ -198,6 +208,10 @@ pub fn generate(m: &Model) -> TokenStream {
             fn key_values(key: &Self::Key) -> ::std::vec::Vec<::lifeguard::model::Param<'_>> {
                 #key_values
             }
+
+            fn key(&self) -> Self::Key {
+                #key_of_self
+            }
         }
 
         const _: () = {
@@ -208,4 +222,76 @@ pub fn generate(m: &Model) -> TokenStream {
             }
         };
     }
+}
+
+/// One method per relation: `belongs_to` fields, then struct-level `has_many` / `has_one`.
+/// Each is typed so that a foreign key whose type is not the related key fails to compile
+/// at the declaration.
+fn relations(m: &Model) -> TokenStream {
+    let ident = &m.ident;
+    let vis = &m.vis;
+    let mut out = TokenStream::new();
+    for f in &m.fields {
+        let Some((name, parent)) = &f.belongs_to else {
+            continue;
+        };
+        let field = &f.ident;
+        let read = quote_spanned! {f.ty.span()=>
+            <_ as ::lifeguard::model::AsKey<<#parent as ::lifeguard::Model>::Key>>::as_key(&m.#field)
+        };
+        let doc = format!(
+            "The relation to the `{}` whose key is in `{field}`; `load` it for many rows in one statement.",
+            quote::ToTokens::to_token_stream(parent)
+        );
+        out.extend(quote! {
+            #[doc = #doc]
+            #vis fn #name() -> ::lifeguard::model::BelongsTo<Self, #parent> {
+                fn fk(m: &#ident) -> ::core::option::Option<&<#parent as ::lifeguard::Model>::Key> {
+                    #read
+                }
+                ::lifeguard::model::BelongsTo::__new(fk)
+            }
+        });
+    }
+    for r in &m.relations {
+        let (name, model, fk) = (&r.name, &r.model, &r.fk);
+        let model_name = quote::ToTokens::to_token_stream(model).to_string();
+        let fk_const = format_ident!("{}", camel(&fk.to_string()), span = fk.span());
+        let tokens = match (&r.through, &r.other) {
+            (Some(through), Some(other)) => {
+                let other_const =
+                    format_ident!("{}", camel(&other.to_string()), span = other.span());
+                let doc = format!(
+                    "The `{model_name}` rows linked to this one through `{}` (`{fk}` → `{other}`); `load` them for many rows in one statement.",
+                    quote::ToTokens::to_token_stream(through)
+                );
+                quote! {
+                    #[doc = #doc]
+                    #vis fn #name() -> ::lifeguard::model::Through<Self, #model, #through> {
+                        ::lifeguard::model::Through::__new(<#through>::#fk_const, <#through>::#other_const)
+                    }
+                }
+            }
+            _ => {
+                let (ty, what) = match r.kind {
+                    super::attrs::RelationKind::HasMany => (quote!(HasMany), "rows"),
+                    super::attrs::RelationKind::HasOne => (quote!(HasOne), "row"),
+                };
+                let doc = format!(
+                    "The `{model_name}` {what} whose `{fk}` holds this row's key; `load` for many rows in one statement."
+                );
+                quote! {
+                    #[doc = #doc]
+                    #vis fn #name() -> ::lifeguard::model::#ty<Self, #model> {
+                        fn fk(c: &#model) -> ::core::option::Option<&<#ident as ::lifeguard::Model>::Key> {
+                            <_ as ::lifeguard::model::AsKey<<#ident as ::lifeguard::Model>::Key>>::as_key(&c.#fk)
+                        }
+                        ::lifeguard::model::#ty::__new(<#model>::#fk_const, fk)
+                    }
+                }
+            }
+        };
+        out.extend(tokens);
+    }
+    out
 }

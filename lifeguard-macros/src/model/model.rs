@@ -24,6 +24,9 @@ pub struct FieldModel {
     pub default: bool,
     /// The marker the field's type must encode (from the column's SQL type), if checked.
     pub marker: Option<TokenStream>,
+    /// `belongs_to = Parent`: the relation's method name (the field without `_id`) and the
+    /// parent model.
+    pub belongs_to: Option<(Ident, syn::Path)>,
 }
 
 /// The whole model.
@@ -32,6 +35,8 @@ pub struct Model {
     pub vis: Visibility,
     pub table_lit: LitStr,
     pub fields: Vec<FieldModel>,
+    /// Struct-level `has_many` / `has_one`.
+    pub relations: Vec<attrs::RelationAttr>,
     pub sql: Statements,
     /// Offline entries read, for rebuild tracking.
     pub offline_files: Vec<PathBuf>,
@@ -47,6 +52,9 @@ pub struct Statements {
     pub insert: String,
     pub upsert: String,
     pub delete: String,
+    /// `SELECT * FROM <table>` with a marking comment: described with the table's columns an
+    /// insert must set (the comment keeps its offline entry apart from a user's query).
+    pub table_check: String,
 }
 
 /// `"name"` with embedded quotes doubled.
@@ -133,6 +141,7 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
             .join(", ")
     );
     let delete = format!("DELETE FROM {table} WHERE {key_where}");
+    let table_check = format!("SELECT * FROM {table} /* lifeguard model: insert check */");
     Statements {
         table,
         columns,
@@ -142,6 +151,7 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
         insert,
         upsert,
         delete,
+        table_check,
     }
 }
 
@@ -174,6 +184,22 @@ fn parse(input: &DeriveInput) -> syn::Result<Model> {
             Some(c) => c.value(),
             None => ident.to_string().trim_start_matches("r#").to_owned(),
         };
+        let belongs_to = match a.belongs_to {
+            Some(parent) => {
+                let field = ident.to_string();
+                let Some(name) = field.strip_suffix("_id").filter(|n| !n.is_empty()) else {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        "a `belongs_to` field is named after its relation plus `_id` (`language_id` gives `language()`)",
+                    ));
+                };
+                Some((
+                    Ident::new(name.trim_start_matches("r#"), ident.span()),
+                    parent,
+                ))
+            }
+            None => None,
+        };
         let (inner, is_option) = match option_inner(&f.ty) {
             Some(t) => (t.clone(), true),
             None => (f.ty.clone(), false),
@@ -187,6 +213,7 @@ fn parse(input: &DeriveInput) -> syn::Result<Model> {
             primary_key: a.primary_key,
             default: a.default,
             marker: None,
+            belongs_to,
         });
     }
     if fields.is_empty() {
@@ -214,6 +241,7 @@ fn parse(input: &DeriveInput) -> syn::Result<Model> {
         vis: input.vis.clone(),
         table_lit: attrs.table,
         fields,
+        relations: attrs.relations,
         sql,
         offline_files: Vec::new(),
     })
@@ -249,23 +277,6 @@ pub fn build(input: &DeriveInput) -> syn::Result<Model> {
             }
             Err(data::DataError::Describe(e)) if !e.unreachable => {
                 let code = e.code.clone().unwrap_or_default();
-                if code == "42P10" {
-                    let key = model.fields.iter().find(|f| f.primary_key).expect("key");
-                    let names: Vec<&str> = model
-                        .fields
-                        .iter()
-                        .filter(|f| f.primary_key)
-                        .map(|f| f.column.as_str())
-                        .collect();
-                    return Err(syn::Error::new(
-                        key.ident.span(),
-                        format!(
-                            "the primary key ({}) is not the primary key or a unique constraint of table `{}`",
-                            names.join(", "),
-                            model.table_lit.value()
-                        ),
-                    ));
-                }
                 let msg = format!(
                     "table `{}`: {e} (in the model's {what} statement: {sql})",
                     model.table_lit.value()
@@ -300,5 +311,74 @@ pub fn build(input: &DeriveInput) -> syn::Result<Model> {
         }
         field.marker = types::param_marker(&desc, &col.type_name);
     }
+    check_table(&mut model)?;
     Ok(model)
+}
+
+/// Checks against catalog facts no statement description carries (the server only finds
+/// these when a statement runs): the key must be the table's primary key or a unique
+/// constraint (the upsert's `ON CONFLICT` needs one), and a NOT NULL column without a
+/// default must be set by the insert (a field for it, not marked `default`). Errors are on
+/// the key field, the `default` field, or the table name when the model has no field for
+/// the column.
+fn check_table(model: &mut Model) -> syn::Result<()> {
+    let table_span = model.table_lit.span();
+    let table_name = model.table_lit.value();
+    let (desc, file) = data::describe_model_table(&model.sql.table_check, &model.sql.table)
+        .map_err(|e| syn::Error::new(table_span, e.message(&model.sql.table_check)))?;
+    model.offline_files.extend(file);
+    let facts = desc.model_table.unwrap_or(lifeguard_describe::ModelTable {
+        insert_required: Vec::new(),
+        unique_keys: Vec::new(),
+    });
+    let mut key: Vec<&str> = model
+        .fields
+        .iter()
+        .filter(|f| f.primary_key)
+        .map(|f| f.column.as_str())
+        .collect();
+    key.sort_unstable();
+    let unique = facts.unique_keys.iter().any(|cols| {
+        let mut cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+        cols.sort_unstable();
+        cols == key
+    });
+    if !unique {
+        let field = model.fields.iter().find(|f| f.primary_key).expect("a key");
+        let keys: Vec<String> = facts
+            .unique_keys
+            .iter()
+            .map(|k| format!("({})", k.join(", ")))
+            .collect();
+        return Err(syn::Error::new(
+            field.ident.span(),
+            format!(
+                "the model's primary key ({}) is neither the primary key nor a unique constraint of table `{table_name}` (its keys: {})",
+                key.join(", "),
+                if keys.is_empty() { "none".to_owned() } else { keys.join(", ") }
+            ),
+        ));
+    }
+    for column in facts.insert_required {
+        match model.fields.iter().find(|f| f.column == column) {
+            Some(f) if f.default => {
+                return Err(syn::Error::new(
+                    f.ident.span(),
+                    format!(
+                        "column `{column}` of `{table_name}` is NOT NULL and has no default, so the insert must set it: remove `default` from this field"
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => {
+                return Err(syn::Error::new(
+                    table_span,
+                    format!(
+                        "column `{column}` of `{table_name}` is NOT NULL and has no default, and the model's insert does not set it: add a field for it"
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
 }

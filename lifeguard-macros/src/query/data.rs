@@ -123,14 +123,18 @@ fn dotenv_vars(start: &Path) -> Vec<(String, String)> {
 /// The shared connection; a failed connect is remembered so later macros fail fast.
 static CONN: Mutex<Option<Result<DescribeConn, lifeguard_describe::Error>>> = Mutex::new(None);
 
-fn describe_online(url: &str, sql: &str, timeout: Duration) -> Result<Description, DataError> {
+fn describe_online(
+    url: &str,
+    timeout: Duration,
+    describe: impl FnOnce(&mut DescribeConn) -> lifeguard_describe::Result<Description>,
+) -> Result<Description, DataError> {
     let mut guard = CONN.lock().unwrap_or_else(|p| p.into_inner());
     let conn = guard.get_or_insert_with(|| DescribeConn::connect(url, timeout));
     let conn = match conn {
         Ok(conn) => conn,
         Err(e) => return Err(DataError::Describe(e.clone())),
     };
-    match describe_on(conn, sql) {
+    match describe(conn) {
         Ok(desc) => Ok(desc),
         Err(e) => {
             if e.unreachable {
@@ -145,10 +149,28 @@ fn describe_online(url: &str, sql: &str, timeout: Duration) -> Result<Descriptio
 /// The description of `sql`, online or offline as configured; offline, also the path of the
 /// entry it came from (the expansion tracks it).
 pub fn describe(sql: &str) -> Result<(Description, Option<PathBuf>), DataError> {
+    describe_with(sql, |conn| describe_on(conn, sql))
+}
+
+/// [`describe`] for a model's table statement: the description also lists the columns an
+/// insert must set ([`Description::insert_required`]) of `table` (quoted).
+pub fn describe_model_table(
+    sql: &str,
+    table: &str,
+) -> Result<(Description, Option<PathBuf>), DataError> {
+    describe_with(sql, |conn| {
+        lifeguard_describe::describe_model_table(conn, sql, table)
+    })
+}
+
+fn describe_with(
+    sql: &str,
+    online: impl FnOnce(&mut DescribeConn) -> lifeguard_describe::Result<Description>,
+) -> Result<(Description, Option<PathBuf>), DataError> {
     let s = settings();
     match (&s.database_url, s.offline) {
         (Some(url), false) => {
-            let desc = describe_online(url, sql, s.connect_timeout)?;
+            let desc = describe_online(url, s.connect_timeout, online)?;
             if let Some(dir) = &s.prepare_dir {
                 offline::write(dir, &desc).map_err(|e| {
                     DataError::Other(format!(

@@ -20,12 +20,16 @@
 //! every value is a bound parameter.
 
 mod expr;
+mod relation;
 mod select;
 mod write;
 
 use std::marker::PhantomData;
 
 pub use expr::{Expr, Order};
+#[doc(hidden)]
+pub use relation::AsKey;
+pub use relation::{BelongsTo, HasMany, HasOne, RelationKey, Through};
 pub use select::Select;
 pub use write::Changes;
 
@@ -78,6 +82,9 @@ pub trait Model: Sized {
 
     /// The key's values, in key order.
     fn key_values(key: &Self::Key) -> Vec<Param<'_>>;
+
+    /// This row's primary key (cloned from its key field(s)).
+    fn key(&self) -> Self::Key;
 
     /// Fetches the row with this primary key.
     fn find_by_id(exec: &(impl Executor + ?Sized), key: Self::Key) -> Result<Option<Self>> {
