@@ -12,6 +12,48 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+/// With `--features alloc-count`: every heap allocation of the process is counted, so a
+/// cell can report allocations per query over its measurement window.
+#[cfg(feature = "alloc-count")]
+mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+    pub struct Counting;
+
+    // SAFETY: defers to the system allocator; the counter has no effect on the memory.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+}
+
+/// Allocations so far (0 without the `alloc-count` feature).
+fn allocs() -> u64 {
+    #[cfg(feature = "alloc-count")]
+    return alloc_count::ALLOCS.load(Ordering::Relaxed);
+    #[cfg(not(feature = "alloc-count"))]
+    0
+}
+
 const SQL: &str = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
 const ROWS: i32 = 1_000_000;
 
@@ -20,6 +62,8 @@ struct Outcome {
     errors: u64,
     secs: f64,
     hist: Histogram<u64>,
+    /// Heap allocations of the whole process during the window.
+    allocs: u64,
 }
 
 impl Outcome {
@@ -46,6 +90,7 @@ struct Window {
     ops: AtomicU64,
     errors: AtomicU64,
     hist: Mutex<Histogram<u64>>,
+    allocs: AtomicU64,
 }
 
 impl Window {
@@ -56,14 +101,17 @@ impl Window {
             ops: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             hist: Mutex::new(new_hist()),
+            allocs: AtomicU64::new(0),
         })
     }
     fn drive(&self, secs: u64) -> f64 {
         std::thread::sleep(Duration::from_secs(1)); // warm-up
         self.measuring.store(true, Ordering::SeqCst);
+        let before = allocs();
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs(secs));
         self.measuring.store(false, Ordering::SeqCst);
+        self.allocs.store(allocs() - before, Ordering::SeqCst);
         let elapsed = t.elapsed().as_secs_f64();
         self.stop.store(true, Ordering::SeqCst);
         elapsed
@@ -74,6 +122,7 @@ impl Window {
             errors: self.errors.load(Ordering::SeqCst),
             secs,
             hist: self.hist.lock().unwrap().clone(),
+            allocs: self.allocs.load(Ordering::SeqCst),
         }
     }
 }
@@ -418,6 +467,7 @@ fn pgbench_run(a: &PgArgs, conns: usize, secs: u64, pipeline: usize) -> Outcome 
         errors: failed,
         secs: secs as f64,
         hist,
+        allocs: 0,
     }
 }
 
@@ -519,6 +569,14 @@ fn main() {
                 lg.hist.value_at_quantile(0.99) as f64 / 1000.0,
                 lg.errors
             );
+            if cfg!(feature = "alloc-count") {
+                println!(
+                    "allocations per query (whole process, {conns}×{tasks}): {:.2} ({} allocations, {} queries)",
+                    lg.allocs as f64 / lg.ops.max(1) as f64,
+                    lg.allocs,
+                    lg.ops
+                );
+            }
             continue;
         }
         let tp = tokio_postgres_run(&url, conns, tasks, secs);

@@ -433,10 +433,19 @@ impl Responses {
     /// The next backend message for this request.
     pub(crate) fn next(&mut self) -> Result<Message> {
         loop {
-            if let Some(msg) =
-                Message::parse(&mut self.buf).map_err(|e| Error::io("parsing a response", e))?
-            {
-                return Ok(msg);
+            // Only a complete message is parsed: `Message::parse` reserves room for the rest
+            // of an incomplete one, which on a drained chunk is an allocation per request.
+            let complete = match Header::parse(&self.buf) {
+                Ok(Some(h)) => self.buf.len() > h.len() as usize,
+                Ok(None) => false,
+                Err(e) => return Err(Error::io("parsing a response", e)),
+            };
+            if complete {
+                if let Some(msg) =
+                    Message::parse(&mut self.buf).map_err(|e| Error::io("parsing a response", e))?
+                {
+                    return Ok(msg);
+                }
             }
             let chunk = match self.rx.recv(self.deadline) {
                 Ok(c) => c,
