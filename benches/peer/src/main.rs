@@ -2,7 +2,8 @@
 //! connections × concurrent tasks, for Lifeguard, tokio-postgres, sqlx and pgbench.
 //!
 //! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5;
-//! BENCH_ONLY=lifeguard runs Lifeguard alone, for profiling; BENCH_REPLICA_URL adds a cell for
+//! BENCH_ONLY=lifeguard runs Lifeguard alone (default and worker-affine picks), for profiling;
+//! `--features alloc-count` adds allocations per query; BENCH_REPLICA_URL adds a cell for
 //! the router's replica reads — `router-spread.sh` makes the replica).
 
 use std::process::Command;
@@ -127,11 +128,13 @@ impl Window {
     }
 }
 
-fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
+/// Lifeguard's pool, with the default (least-loaded) pick or the worker-affine one.
+fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64, affine: bool) -> Outcome {
     use lifeguard::Executor;
     let pool = lifeguard::Pool::builder(url)
         .max_size(conns)
         .min_size(conns)
+        .worker_affine(affine)
         .build()
         .expect("lifeguard pool");
     let w = Window::new();
@@ -543,12 +546,16 @@ fn main() {
     println!("|---|---|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for (conns, tasks) in sweep {
-        let lg = lifeguard_run(&url, conns, tasks, secs);
+        let lg = lifeguard_run(&url, conns, tasks, secs, false);
+        let la = lifeguard_run(&url, conns, tasks, secs, true);
         if let Ok(replica) = std::env::var("BENCH_REPLICA_URL") {
             let replica = if replica.contains("sslmode=") {
                 replica
             } else {
-                format!("{replica}{}sslmode=disable", if replica.contains('?') { '&' } else { '?' })
+                format!(
+                    "{replica}{}sslmode=disable",
+                    if replica.contains('?') { '&' } else { '?' }
+                )
             };
             let (o, share) = router_run(&url, &replica, conns, tasks, secs);
             println!(
@@ -569,13 +576,22 @@ fn main() {
                 lg.hist.value_at_quantile(0.99) as f64 / 1000.0,
                 lg.errors
             );
+            println!(
+                "| {conns}×{tasks} | lifeguard, worker-affine pick | {:.0} | {:.2} | {:.2} | {} |",
+                la.ops_per_sec(),
+                la.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                la.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                la.errors
+            );
             if cfg!(feature = "alloc-count") {
-                println!(
-                    "allocations per query (whole process, {conns}×{tasks}): {:.2} ({} allocations, {} queries)",
-                    lg.allocs as f64 / lg.ops.max(1) as f64,
-                    lg.allocs,
-                    lg.ops
-                );
+                for (name, o) in [("default pick", &lg), ("worker-affine", &la)] {
+                    println!(
+                        "allocations per query (whole process, {conns}×{tasks}, {name}): {:.2} ({} allocations, {} queries)",
+                        o.allocs as f64 / o.ops.max(1) as f64,
+                        o.allocs,
+                        o.ops
+                    );
+                }
             }
             continue;
         }
@@ -585,6 +601,7 @@ fn main() {
         let pp = pgbench_run(&a, conns, secs, 16);
         for (name, o) in [
             ("lifeguard", &lg),
+            ("lifeguard, worker-affine pick", &la),
             ("tokio-postgres", &tp),
             ("sqlx", &sx),
             ("pgbench -M prepared (1 task/conn)", &pb),
@@ -606,11 +623,12 @@ fn main() {
             lg.ops_per_sec() / pb.ops_per_sec(),
             lg.ops_per_sec() / pp.ops_per_sec(),
             lg.hist.value_at_quantile(0.99) as f64 / tp.hist.value_at_quantile(0.99).max(1) as f64,
+            la.ops_per_sec() / lg.ops_per_sec(),
         ));
     }
-    println!("\n| conns×tasks | lifeguard/tokio-postgres | lifeguard/sqlx | lifeguard/pgbench | lifeguard/pgbench-pipelined | p99 lifeguard/tokio-postgres |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (c, t, a, b, p, q, l) in ratios {
-        println!("| {c}×{t} | {a:.2}× | {b:.2}× | {p:.2}× | {q:.2}× | {l:.2} |");
+    println!("\n| conns×tasks | lifeguard/tokio-postgres | lifeguard/sqlx | lifeguard/pgbench | lifeguard/pgbench-pipelined | p99 lifeguard/tokio-postgres | worker-affine/default pick |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (c, t, a, b, p, q, l, f) in ratios {
+        println!("| {c}×{t} | {a:.2}× | {b:.2}× | {p:.2}× | {q:.2}× | {l:.2} | {f:.2}× |");
     }
 }
