@@ -152,7 +152,11 @@ impl PoolBuilder {
     /// connection per worker, falling back to the least-loaded one when that connection is
     /// checked out or broken (default off: the least-loaded connection). Worth trying with
     /// `max_size` equal to (or a multiple of) `may::config().set_workers(n)`: the callers of
-    /// one worker then share a connection and its write batches.
+    /// one worker then share a connection and its write batches. Measure first: may runs a
+    /// socket's reader on the worker `fd % workers`, and a reader wakes its callers on its
+    /// own worker, so the pairing holds only when the connections' readers happen to be
+    /// spread over the workers (README, Benchmark: on 2 workers × 2 connections it halved
+    /// throughput; at 8 connections it was level with the default pick).
     pub fn worker_affine(mut self, on: bool) -> Self {
         self.settings.worker_affine = on;
         self
