@@ -43,6 +43,15 @@ fn all(e: &impl Executor) {
         .execute(e)
         .unwrap();
     assert_eq!(n, 7);
+    // Pipelined: both written before either is read.
+    let first = query_scalar!("SELECT title FROM film WHERE film_id = $1", 2)
+        .send(e)
+        .unwrap();
+    let count = query!("UPDATE film SET title = title WHERE film_id <= $1", 7)
+        .send(e)
+        .unwrap();
+    assert_eq!(count.affected().unwrap(), 7);
+    assert_eq!(first.one().unwrap(), "ACE GOLDFINGER");
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod support;
 
 mod basics;
 mod executors;
+mod pipelined;
 mod variants;
 
 /// pagila's `mpaa_rating`.

@@ -107,3 +107,58 @@ fn min_size_opens_up_front_and_bad_config_fails_fast() {
     assert_eq!(err.kind(), ErrorKind::Io, "{err}");
     assert!(Pool::builder("nonsense").build().is_err());
 }
+
+/// (worker thread, backend) for each of `n` coroutines' pipelined queries.
+fn thread_and_backend(p: &Pool, n: usize) -> Vec<(std::thread::ThreadId, i32)> {
+    let p = p.clone();
+    in_coroutines(n, move |_| {
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            // Read right before the query: a coroutine moves between workers only when it
+            // yields, and the pick happens before the first yield.
+            let thread = std::thread::current().id();
+            let pid: i32 = p.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+            seen.push((thread, pid));
+            may::coroutine::yield_now();
+        }
+        seen
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+#[test]
+fn worker_affine_pick_pins_each_worker_to_its_connection() {
+    let workers = may::config().get_workers();
+    let p = Pool::builder(support::database_url())
+        .max_size(workers)
+        .min_size(workers)
+        .worker_affine(true)
+        .build()
+        .unwrap();
+    let seen = thread_and_backend(&p, 64);
+    let mut by_thread: std::collections::HashMap<_, std::collections::HashSet<i32>> =
+        Default::default();
+    for (thread, pid) in &seen {
+        by_thread.entry(*thread).or_default().insert(*pid);
+    }
+    // Every worker used exactly one connection, and no two workers the same one.
+    for pids in by_thread.values() {
+        assert_eq!(
+            pids.len(),
+            1,
+            "a worker used several connections: {by_thread:?}"
+        );
+    }
+    let distinct: std::collections::HashSet<i32> = by_thread.values().flatten().copied().collect();
+    assert_eq!(distinct.len(), by_thread.len(), "{by_thread:?}");
+    assert!(by_thread.len() <= workers);
+
+    // A worker whose connection is checked out falls back to another one.
+    let held = p.get().unwrap();
+    let held_pid = held.backend_pid();
+    let seen = thread_and_backend(&p, 16);
+    assert!(seen.iter().all(|(_, pid)| *pid != held_pid), "{seen:?}");
+    drop(held);
+}

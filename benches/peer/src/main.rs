@@ -2,7 +2,8 @@
 //! connections × concurrent tasks, for Lifeguard, tokio-postgres, sqlx and pgbench.
 //!
 //! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5;
-//! BENCH_ONLY=lifeguard runs Lifeguard alone, for profiling; BENCH_REPLICA_URL adds a cell for
+//! BENCH_ONLY=lifeguard runs Lifeguard alone (default and worker-affine picks), for profiling;
+//! `--features alloc-count` adds allocations per query; BENCH_REPLICA_URL adds a cell for
 //! the router's replica reads — `router-spread.sh` makes the replica).
 
 use std::process::Command;
@@ -12,6 +13,48 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+/// With `--features alloc-count`: every heap allocation of the process is counted, so a
+/// cell can report allocations per query over its measurement window.
+#[cfg(feature = "alloc-count")]
+mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+    pub struct Counting;
+
+    // SAFETY: defers to the system allocator; the counter has no effect on the memory.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+}
+
+/// Allocations so far (0 without the `alloc-count` feature).
+fn allocs() -> u64 {
+    #[cfg(feature = "alloc-count")]
+    return alloc_count::ALLOCS.load(Ordering::Relaxed);
+    #[cfg(not(feature = "alloc-count"))]
+    0
+}
+
 const SQL: &str = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
 const ROWS: i32 = 1_000_000;
 
@@ -20,6 +63,8 @@ struct Outcome {
     errors: u64,
     secs: f64,
     hist: Histogram<u64>,
+    /// Heap allocations of the whole process during the window.
+    allocs: u64,
 }
 
 impl Outcome {
@@ -46,6 +91,7 @@ struct Window {
     ops: AtomicU64,
     errors: AtomicU64,
     hist: Mutex<Histogram<u64>>,
+    allocs: AtomicU64,
 }
 
 impl Window {
@@ -56,14 +102,17 @@ impl Window {
             ops: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             hist: Mutex::new(new_hist()),
+            allocs: AtomicU64::new(0),
         })
     }
     fn drive(&self, secs: u64) -> f64 {
         std::thread::sleep(Duration::from_secs(1)); // warm-up
         self.measuring.store(true, Ordering::SeqCst);
+        let before = allocs();
         let t = Instant::now();
         std::thread::sleep(Duration::from_secs(secs));
         self.measuring.store(false, Ordering::SeqCst);
+        self.allocs.store(allocs() - before, Ordering::SeqCst);
         let elapsed = t.elapsed().as_secs_f64();
         self.stop.store(true, Ordering::SeqCst);
         elapsed
@@ -74,15 +123,18 @@ impl Window {
             errors: self.errors.load(Ordering::SeqCst),
             secs,
             hist: self.hist.lock().unwrap().clone(),
+            allocs: self.allocs.load(Ordering::SeqCst),
         }
     }
 }
 
-fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
+/// Lifeguard's pool, with the default (least-loaded) pick or the worker-affine one.
+fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64, affine: bool) -> Outcome {
     use lifeguard::Executor;
     let pool = lifeguard::Pool::builder(url)
         .max_size(conns)
         .min_size(conns)
+        .worker_affine(affine)
         .build()
         .expect("lifeguard pool");
     let w = Window::new();
@@ -418,6 +470,7 @@ fn pgbench_run(a: &PgArgs, conns: usize, secs: u64, pipeline: usize) -> Outcome 
         errors: failed,
         secs: secs as f64,
         hist,
+        allocs: 0,
     }
 }
 
@@ -493,12 +546,16 @@ fn main() {
     println!("|---|---|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for (conns, tasks) in sweep {
-        let lg = lifeguard_run(&url, conns, tasks, secs);
+        let lg = lifeguard_run(&url, conns, tasks, secs, false);
+        let la = lifeguard_run(&url, conns, tasks, secs, true);
         if let Ok(replica) = std::env::var("BENCH_REPLICA_URL") {
             let replica = if replica.contains("sslmode=") {
                 replica
             } else {
-                format!("{replica}{}sslmode=disable", if replica.contains('?') { '&' } else { '?' })
+                format!(
+                    "{replica}{}sslmode=disable",
+                    if replica.contains('?') { '&' } else { '?' }
+                )
             };
             let (o, share) = router_run(&url, &replica, conns, tasks, secs);
             println!(
@@ -519,6 +576,23 @@ fn main() {
                 lg.hist.value_at_quantile(0.99) as f64 / 1000.0,
                 lg.errors
             );
+            println!(
+                "| {conns}×{tasks} | lifeguard, worker-affine pick | {:.0} | {:.2} | {:.2} | {} |",
+                la.ops_per_sec(),
+                la.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                la.hist.value_at_quantile(0.99) as f64 / 1000.0,
+                la.errors
+            );
+            if cfg!(feature = "alloc-count") {
+                for (name, o) in [("default pick", &lg), ("worker-affine", &la)] {
+                    println!(
+                        "allocations per query (whole process, {conns}×{tasks}, {name}): {:.2} ({} allocations, {} queries)",
+                        o.allocs as f64 / o.ops.max(1) as f64,
+                        o.allocs,
+                        o.ops
+                    );
+                }
+            }
             continue;
         }
         let tp = tokio_postgres_run(&url, conns, tasks, secs);
@@ -527,6 +601,7 @@ fn main() {
         let pp = pgbench_run(&a, conns, secs, 16);
         for (name, o) in [
             ("lifeguard", &lg),
+            ("lifeguard, worker-affine pick", &la),
             ("tokio-postgres", &tp),
             ("sqlx", &sx),
             ("pgbench -M prepared (1 task/conn)", &pb),
@@ -548,11 +623,12 @@ fn main() {
             lg.ops_per_sec() / pb.ops_per_sec(),
             lg.ops_per_sec() / pp.ops_per_sec(),
             lg.hist.value_at_quantile(0.99) as f64 / tp.hist.value_at_quantile(0.99).max(1) as f64,
+            la.ops_per_sec() / lg.ops_per_sec(),
         ));
     }
-    println!("\n| conns×tasks | lifeguard/tokio-postgres | lifeguard/sqlx | lifeguard/pgbench | lifeguard/pgbench-pipelined | p99 lifeguard/tokio-postgres |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    for (c, t, a, b, p, q, l) in ratios {
-        println!("| {c}×{t} | {a:.2}× | {b:.2}× | {p:.2}× | {q:.2}× | {l:.2} |");
+    println!("\n| conns×tasks | lifeguard/tokio-postgres | lifeguard/sqlx | lifeguard/pgbench | lifeguard/pgbench-pipelined | p99 lifeguard/tokio-postgres | worker-affine/default pick |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (c, t, a, b, p, q, l, f) in ratios {
+        println!("| {c}×{t} | {a:.2}× | {b:.2}× | {p:.2}× | {q:.2}× | {l:.2} | {f:.2}× |");
     }
 }

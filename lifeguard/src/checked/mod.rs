@@ -5,8 +5,8 @@
 pub(crate) mod args;
 pub(crate) mod compat;
 
-use crate::driver::executor::Target;
-use crate::{Executor, Result, Row, RowStream};
+use crate::driver::executor::{StaticSql, Target};
+use crate::{Executor, PendingQuery, Result, Row, RowStream};
 
 pub use args::Args;
 
@@ -89,16 +89,22 @@ where
         self.sql
     }
 
+    /// The text as a statement key: the connection's cache finds it by the literal's
+    /// address, without hashing the text.
+    fn key(&self) -> StaticSql {
+        StaticSql(self.sql)
+    }
+
     fn stream(&self, executor: &(impl Executor + ?Sized)) -> Result<RowStream> {
         self.args
-            .with_params(|params| self.on(executor).query_stream(self.sql, params))
+            .with_params(|params| self.on(executor).query_stream(&self.key(), params))
     }
 
     /// Runs the query; it must return exactly one row.
     pub fn fetch_one(self, executor: &(impl Executor + ?Sized)) -> Result<O> {
         let row = self
             .args
-            .with_params(|params| self.on(executor).query_one(self.sql, params))?;
+            .with_params(|params| self.on(executor).query_one(&self.key(), params))?;
         (self.map)(&row)
     }
 
@@ -106,8 +112,32 @@ where
     pub fn fetch_optional(self, executor: &(impl Executor + ?Sized)) -> Result<Option<O>> {
         let row = self
             .args
-            .with_params(|params| self.on(executor).query_opt(self.sql, params))?;
+            .with_params(|params| self.on(executor).query_opt(&self.key(), params))?;
         row.as_ref().map(&self.map).transpose()
+    }
+
+    /// Writes the query now and returns a handle that reads its results later, so one
+    /// caller can have many queries in flight before reading any (pipelined: on a pool each
+    /// goes to a shared connection, none is checked out). The arguments are encoded here,
+    /// so the handle borrows nothing.
+    ///
+    /// ```no_run
+    /// # use lifeguard::{query_scalar, Pool};
+    /// # let pool = Pool::builder("postgres://app@127.0.0.1/app").build()?;
+    /// let pending = (1..=20)
+    ///     .map(|id: i32| query_scalar!("SELECT title FROM film WHERE film_id = $1", id).send(&pool))
+    ///     .collect::<lifeguard::Result<Vec<_>>>()?;
+    /// let titles: Vec<String> = pending.into_iter().map(|p| p.one()).collect::<Result<_, _>>()?;
+    /// # Ok::<(), lifeguard::Error>(())
+    /// ```
+    pub fn send(self, executor: &(impl Executor + ?Sized)) -> Result<Pending<F>> {
+        let query = self
+            .args
+            .with_params(|params| self.on(executor).send(&self.key(), params))?;
+        Ok(Pending {
+            query,
+            map: self.map,
+        })
     }
 
     /// Runs the query and collects every row.
@@ -132,7 +162,46 @@ where
     /// Runs the statement and returns the number of rows it affected.
     pub fn execute(self, executor: &(impl Executor + ?Sized)) -> Result<u64> {
         self.args
-            .with_params(|params| self.on(executor).execute(self.sql, params))
+            .with_params(|params| self.on(executor).execute(&self.key(), params))
+    }
+}
+
+/// A checked query already written to the connection ([`Query::send`]); its results are
+/// read, and mapped to the macro's row type, when one of these methods is called. Dropping
+/// it unread is fine: the connection discards the rest of its answer.
+#[must_use = "the query runs regardless; read its result with `one`, `opt`, `all` or `affected`"]
+pub struct Pending<F> {
+    query: PendingQuery,
+    map: F,
+}
+
+impl<F, O> Pending<F>
+where
+    F: Fn(&Row) -> Result<O>,
+{
+    /// Waits for the one row the query must return (a [`RowCount`](crate::ErrorKind::RowCount)
+    /// error for none or several).
+    pub fn one(self) -> Result<O> {
+        (self.map)(&self.query.one()?)
+    }
+
+    /// Waits for the row the query returns, if any (an error for several).
+    pub fn opt(self) -> Result<Option<O>> {
+        self.query.opt()?.as_ref().map(&self.map).transpose()
+    }
+
+    /// Waits for and maps every row.
+    pub fn all(self) -> Result<Vec<O>> {
+        let map = self.map;
+        self.query
+            .stream()
+            .map(|row| row.and_then(|row| map(&row)))
+            .collect()
+    }
+
+    /// Waits for completion and returns the number of rows affected.
+    pub fn affected(self) -> Result<u64> {
+        self.query.affected()
     }
 }
 

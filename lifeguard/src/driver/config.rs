@@ -8,6 +8,11 @@ use percent_encoding::percent_decode_str;
 
 use crate::error::{Error, Result};
 
+/// Prepared statements each connection keeps by default: above a 500-statement
+/// application (each statement text once, and the checked macros' literals once more by
+/// address), at a few kilobytes of server memory per statement and backend.
+pub(crate) const DEFAULT_STATEMENT_CACHE: usize = 1024;
+
 /// Whether and how to use TLS, with libpq's meanings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -140,7 +145,7 @@ impl Config {
                 None => Some(Duration::from_secs(10)),
             },
             query_timeout: None,
-            statement_cache_capacity: 256,
+            statement_cache_capacity: DEFAULT_STATEMENT_CACHE,
         })
     }
 
@@ -320,7 +325,8 @@ impl Config {
         self.query_timeout = timeout;
         self
     }
-    /// Sets how many prepared statements each connection keeps (0 disables the cache).
+    /// Sets how many prepared statements each connection keeps (default 1024; 0 disables
+    /// the cache). See [`PoolBuilder::statement_cache_capacity`](crate::PoolBuilder::statement_cache_capacity).
     pub fn statement_cache_capacity(&mut self, capacity: usize) -> &mut Config {
         self.statement_cache_capacity = capacity;
         self

@@ -2,9 +2,10 @@
 //!
 //! * **Writing.** A caller encodes its request straight into the shared output buffer and
 //!   appends its responder to the FIFO queue under one lock, so the queue order is the wire
-//!   order. If nobody is flushing, the caller becomes the flusher and writes out everything
-//!   buffered (its own bytes and whatever others add meanwhile), so concurrent callers share
-//!   write syscalls.
+//!   order, and wakes the connection's writer coroutine unless it is already awake. The
+//!   writer runs after the coroutines that are ready now, so one write carries everything
+//!   they (and a caller sending many queries in a row) buffered meanwhile; a caller never
+//!   waits for the write itself, except past a large backlog (COPY), which bounds the buffer.
 //! * **Reading.** One reader coroutine per connection parses message headers and hands each
 //!   request the run of messages up to and including its `ReadyForQuery`, as zero-copy
 //!   chunks. Notifications, notices and parameter changes are peeled off on the way.
@@ -34,6 +35,9 @@ use crate::driver::socket::{ReadHalf, Stream, WriteHalf};
 use crate::driver::statement::StatementCache;
 use crate::error::{DbError, Error, Result};
 
+/// Attempts at the connection's state lock before a caller parks for it.
+const LOCK_SPINS: usize = 100;
+
 /// Identifies the holder of a connection's exclusive gate.
 pub(crate) type Token = u64;
 
@@ -52,6 +56,7 @@ struct Closed {
 
 struct State {
     buf: BytesMut,
+    /// The writer coroutine has been woken and has not yet found the buffer empty.
     flushing: bool,
     queue: VecDeque<Responder>,
     /// Requests ever queued; a request's sequence number is the value before its push.
@@ -68,6 +73,8 @@ pub(crate) struct Conn {
     state: Mutex<State>,
     gate: Condvar,
     writer: Mutex<WriteHalf>,
+    /// The writer coroutine, woken when the buffer gets its first bytes.
+    writer_co: std::sync::OnceLock<may::coroutine::Coroutine>,
     shutdown: Stream,
     /// Requests whose `ReadyForQuery` the reader has seen.
     completed: AtomicU64,
@@ -111,6 +118,7 @@ impl Conn {
             }),
             gate: Condvar::new(),
             writer: Mutex::new(est.write),
+            writer_co: std::sync::OnceLock::new(),
             shutdown: est.shutdown,
             completed: AtomicU64::new(0),
             inflight: AtomicUsize::new(0),
@@ -135,6 +143,17 @@ impl Conn {
                 .spawn(move || reader_loop(weak, read, leftover, ntx))
         };
         spawned.map_err(|e| Error::io("spawning the reader coroutine", e))?;
+        let weak = Arc::downgrade(&conn);
+        // SAFETY (may): the writer keeps no thread-local state across yields.
+        let writer = unsafe {
+            may::coroutine::Builder::new()
+                .name("lifeguard-writer".into())
+                .stack_size(0x4000)
+                .spawn(move || writer_loop(weak))
+        };
+        let writer = writer.map_err(|e| Error::io("spawning the writer coroutine", e))?;
+        // Nobody else has the connection yet, so no request can miss the handle.
+        let _ = conn.writer_co.set(writer.coroutine().clone());
         Ok(conn)
     }
 
@@ -144,8 +163,19 @@ impl Conn {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // may's Mutex poisons like std's; the state stays consistent across a panicking
-        // caller because every critical section below is panic-free.
+        // No critical section below yields, so the lock is only ever contended by a caller
+        // on another worker thread in the middle of one (a few hundred nanoseconds): spin
+        // briefly before parking, which allocates a blocker and costs a scheduler round.
+        // `try_lock` fails while anybody waits, so spinning never overtakes a waiter.
+        for _ in 0..LOCK_SPINS {
+            match self.state.try_lock() {
+                Ok(guard) => return guard,
+                // may's Mutex poisons like std's; the state stays consistent across a
+                // panicking caller because every critical section below is panic-free.
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -214,39 +244,37 @@ impl Conn {
         Ok(seq)
     }
 
-    /// Writes out the shared buffer unless another caller is already doing so.
+    /// Hands the buffered bytes to the writer coroutine (waking it unless it is awake).
+    /// Returns at once, unless the backlog is past [`BACKLOG_LIMIT`]: then it waits for
+    /// the writer to take it, so a fast producer (COPY) cannot buffer without bound.
     fn flush<'a>(&'a self, mut st: MutexGuard<'a, State>) -> Result<()> {
-        if st.flushing {
-            return Ok(());
-        }
+        let wake = !st.flushing;
         st.flushing = true;
-        if may::coroutine::is_coroutine() {
-            // Let the other ready coroutines queue their requests first, so one write
-            // carries many of them (group commit); costs one scheduler round, not a syscall.
-            drop(st);
-            may::coroutine::yield_now();
-            st = self.lock();
+        let backlog = st.buf.len() >= BACKLOG_LIMIT;
+        drop(st);
+        if wake {
+            if let Some(writer) = self.writer_co.get() {
+                writer.unpark();
+            }
         }
-        loop {
-            let out = st.buf.split();
-            drop(st);
-            let res = {
-                let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-                w.write_all(&out)
-            };
-            st = self.lock();
-            if let Err(e) = res {
-                st.flushing = false;
+        if backlog {
+            loop {
+                let st = self.lock();
+                if let Some(c) = &st.closed {
+                    return Err(closed_error(c));
+                }
+                if st.buf.len() < BACKLOG_LIMIT {
+                    return Ok(());
+                }
                 drop(st);
-                let err = Error::io("writing to the server", e);
-                self.close(err.to_string(), None);
-                return Err(err);
-            }
-            if st.buf.is_empty() {
-                st.flushing = false;
-                return Ok(());
+                if may::coroutine::is_coroutine() {
+                    may::coroutine::yield_now();
+                } else {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
             }
         }
+        Ok(())
     }
 
     /// Takes the exclusive gate, waiting for the current holder (bounded by `timeout`).
@@ -371,13 +399,47 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        // Last handle gone: say goodbye and wake the reader so it exits.
+        // Last handle gone: say goodbye and wake the reader and the writer so they exit.
         let mut buf = BytesMut::new();
         frontend::terminate(&mut buf);
         if let Ok(mut w) = self.writer.try_lock() {
             let _ = w.write_all(&buf);
         }
         self.shutdown.shutdown();
+        if let Some(writer) = self.writer_co.get() {
+            writer.unpark();
+        }
+    }
+}
+
+/// Bytes buffered past which a sender waits for the writer (see [`Conn::flush`]).
+const BACKLOG_LIMIT: usize = 256 * 1024;
+
+/// The connection's writer: parked until a sender wakes it, then writes out the buffer
+/// until it finds it empty. Holds the connection only while writing, so dropping the last
+/// handle ends it.
+fn writer_loop(weak: Weak<Conn>) {
+    loop {
+        loop {
+            let Some(conn) = weak.upgrade() else { return };
+            let mut st = conn.lock();
+            if st.buf.is_empty() || st.closed.is_some() {
+                st.flushing = false;
+                break;
+            }
+            let out = st.buf.split();
+            drop(st);
+            let res = {
+                let mut w = conn.writer.lock().unwrap_or_else(|p| p.into_inner());
+                w.write_all(&out)
+            };
+            if let Err(e) = res {
+                conn.lock().flushing = false;
+                conn.close(Error::io("writing to the server", e).to_string(), None);
+                return;
+            }
+        }
+        may::coroutine::park();
     }
 }
 
@@ -433,10 +495,19 @@ impl Responses {
     /// The next backend message for this request.
     pub(crate) fn next(&mut self) -> Result<Message> {
         loop {
-            if let Some(msg) =
-                Message::parse(&mut self.buf).map_err(|e| Error::io("parsing a response", e))?
-            {
-                return Ok(msg);
+            // Only a complete message is parsed: `Message::parse` reserves room for the rest
+            // of an incomplete one, which on a drained chunk is an allocation per request.
+            let complete = match Header::parse(&self.buf) {
+                Ok(Some(h)) => self.buf.len() > h.len() as usize,
+                Ok(None) => false,
+                Err(e) => return Err(Error::io("parsing a response", e)),
+            };
+            if complete {
+                if let Some(msg) =
+                    Message::parse(&mut self.buf).map_err(|e| Error::io("parsing a response", e))?
+                {
+                    return Ok(msg);
+                }
             }
             let chunk = match self.rx.recv(self.deadline) {
                 Ok(c) => c,

@@ -48,6 +48,26 @@ impl ToStatement for str {
     }
 }
 
+/// SQL text that lives for the whole program (the checked macros' literals): cached by its
+/// address, so a steady-state lookup neither hashes nor compares the text.
+pub(crate) struct StaticSql(pub(crate) &'static str);
+
+impl sealed::Sealed for StaticSql {}
+impl ToStatement for StaticSql {
+    fn __sql(&self) -> Option<&str> {
+        Some(self.0)
+    }
+    fn __statement(&self, client: &Client, token: Option<u64>) -> Result<Statement> {
+        let conn = &client.conn;
+        if let Some(s) = conn.statements.get_static(self.0) {
+            return Ok(s);
+        }
+        let s = query::prepare(conn, token, self.0)?;
+        conn.statements.insert_static(self.0, s.clone());
+        Ok(s)
+    }
+}
+
 impl sealed::Sealed for String {}
 impl ToStatement for String {
     fn __sql(&self) -> Option<&str> {

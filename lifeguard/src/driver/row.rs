@@ -7,6 +7,7 @@ use std::ops::Range;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::DataRowBody;
 use postgres_types::{FromSql, Kind, Type};
+use smallvec::SmallVec;
 
 use crate::driver::statement::{Column, Statement};
 use crate::error::{Error, ErrorKind, Result};
@@ -15,7 +16,8 @@ use crate::error::{Error, ErrorKind, Result};
 pub struct Row {
     statement: Statement,
     body: DataRowBody,
-    ranges: Vec<Option<Range<usize>>>,
+    /// Inline up to 8 columns, so a typical row costs no allocation of its own.
+    ranges: SmallVec<[Option<Range<usize>>; 8]>,
 }
 
 mod sealed {
@@ -78,10 +80,11 @@ pub(crate) fn domain_array_element(ty: &Type) -> Option<postgres_types::Oid> {
 
 impl Row {
     pub(crate) fn new(statement: Statement, body: DataRowBody) -> Result<Row> {
-        let ranges = body
-            .ranges()
-            .collect()
-            .map_err(|e| Error::io("parsing a data row", e))?;
+        let mut ranges = SmallVec::new();
+        let mut it = body.ranges();
+        while let Some(r) = it.next().map_err(|e| Error::io("parsing a data row", e))? {
+            ranges.push(r);
+        }
         Ok(Row {
             statement,
             body,

@@ -4,7 +4,13 @@
 //! cache-aligned, which showed up as the largest item in the pipelined benchmark's
 //! profile. A slot is one allocation: a small queue under a lock and the caller's parker,
 //! made where the caller is so the reader can wake it directly.
+//!
+//! Slots made in coroutines are recycled: when the caller drops its end after the reader
+//! dropped its own, the slot (its queue's capacity and its parker included) goes to a
+//! small per-thread free list that the next request on that thread takes it from, so the
+//! steady-state request allocates nothing here.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -58,17 +64,36 @@ pub(crate) struct SlotSender(Arc<Slot>);
 /// The caller's end.
 pub(crate) struct SlotReceiver(Arc<Slot>);
 
+/// Recycled slots kept per thread at most: enough for the requests one worker's
+/// coroutines have in flight at once in a busy service, little memory.
+const FREE_MAX: usize = 512;
+
+thread_local! {
+    /// Coroutine-made slots whose both ends are gone, reset and ready for a new request.
+    /// Touched only between yields (a coroutine may move to another worker when it yields).
+    static FREE: RefCell<Vec<Arc<Slot>>> = const { RefCell::new(Vec::new()) };
+}
+
 /// A new slot, to be made by the caller that will receive from it.
 pub(crate) fn slot() -> (SlotSender, SlotReceiver) {
-    let slot = Arc::new(Slot {
-        state: Mutex::new(State {
-            chunks: VecDeque::new(),
-            sender_gone: false,
-            receiver_gone: false,
-            other_waiter: None,
-        }),
-        blocker: Blocker::new(false),
-        in_coroutine: may::coroutine::is_coroutine(),
+    let in_coroutine = may::coroutine::is_coroutine();
+    let recycled = if in_coroutine {
+        // `try_with`: a thread being torn down has no free list any more.
+        FREE.try_with(|f| f.borrow_mut().pop()).ok().flatten()
+    } else {
+        None
+    };
+    let slot = recycled.unwrap_or_else(|| {
+        Arc::new(Slot {
+            state: Mutex::new(State {
+                chunks: VecDeque::new(),
+                sender_gone: false,
+                receiver_gone: false,
+                other_waiter: None,
+            }),
+            blocker: Blocker::new(false),
+            in_coroutine,
+        })
     });
     (SlotSender(slot.clone()), SlotReceiver(slot))
 }
@@ -94,7 +119,36 @@ impl Drop for SlotSender {
         let waiter = st.other_waiter.take();
         drop(st);
         self.0.wake(waiter);
+        // The caller may have read everything and dropped its end first (it wakes on the
+        // last chunk, the reader drops this end after): then the slot is recycled here.
+        recycle(&mut self.0);
     }
+}
+
+/// Puts a slot whose other end has finished dropping on this thread's free list, reset
+/// for the next request. Only coroutine-made slots, from coroutine context (the reader is
+/// a coroutine). A parker permit left over from the last wake-up only makes the next
+/// receive look once more before it parks.
+fn recycle(handle: &mut Arc<Slot>) {
+    if !handle.in_coroutine || !may::coroutine::is_coroutine() {
+        return;
+    }
+    // Unique: the other end's drop (wake-up included) is over.
+    let Some(slot) = Arc::get_mut(handle) else {
+        return;
+    };
+    let st = slot.state.get_mut().unwrap_or_else(|p| p.into_inner());
+    st.chunks.clear();
+    st.sender_gone = false;
+    st.receiver_gone = false;
+    st.other_waiter = None;
+    // `try_with`: a thread being torn down has no free list any more.
+    let _ = FREE.try_with(|f| {
+        let mut free = f.borrow_mut();
+        if free.len() < FREE_MAX {
+            free.push(handle.clone());
+        }
+    });
 }
 
 impl SlotReceiver {
@@ -151,6 +205,8 @@ impl Drop for SlotReceiver {
         st.receiver_gone = true;
         // Whatever arrived and was not read goes now, not when the request completes.
         st.chunks.clear();
+        drop(st);
+        recycle(&mut self.0);
     }
 }
 
@@ -213,6 +269,36 @@ mod tests {
         let got = may::go!(move || rx.recv(None)).join().unwrap();
         assert_eq!(&got.unwrap()[..], b"y");
         h.join().unwrap();
+    }
+
+    #[test]
+    fn coroutine_slots_are_recycled_clean() {
+        may::go!(|| {
+            let (tx, rx) = slot();
+            let first = Arc::as_ptr(&rx.0);
+            tx.send(BytesMut::from(&b"old"[..]));
+            drop(tx);
+            // Read only part of it: the rest must not leak into the next request.
+            drop(rx);
+            let (tx, rx) = slot();
+            assert_eq!(Arc::as_ptr(&rx.0), first, "the slot was not reused");
+            let s = may::go!(move || {
+                may::coroutine::sleep(Duration::from_millis(5));
+                tx.send(BytesMut::from(&b"new"[..]));
+            });
+            assert_eq!(&rx.recv(None).unwrap()[..], b"new");
+            s.join().unwrap();
+            assert_eq!(rx.recv(None), Err(RecvError::Disconnected));
+            // Not unique (the sender is still alive): not recycled, freed later instead.
+            let (tx, rx) = slot();
+            let held = Arc::as_ptr(&rx.0);
+            drop(rx);
+            let (_tx2, rx2) = slot();
+            assert_ne!(Arc::as_ptr(&rx2.0), held);
+            drop(tx);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

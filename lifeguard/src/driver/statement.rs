@@ -1,6 +1,5 @@
 //! Prepared statements and the per-connection statement cache.
 
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Weak};
 
 use lru::LruCache;
@@ -121,42 +120,147 @@ impl std::fmt::Debug for Statement {
     }
 }
 
-/// Bounded LRU of statements keyed by SQL text. Evicted statements are closed on the server
-/// (through their drop) once no caller still uses them.
+/// An entry of the cache, with when it was last used (one clock for both maps).
+struct Entry {
+    stmt: Statement,
+    used: u64,
+}
+
+/// A hasher for `(address, length)` keys: one multiply-rotate per word, since the key
+/// is already unique and well spread (the point is not to hash the SQL text).
+#[derive(Default)]
+pub(crate) struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type ByAddr = LruCache<(usize, usize), Entry, std::hash::BuildHasherDefault<AddrHasher>>;
+
+struct Maps {
+    /// Dynamic SQL, keyed (and hashed) by its text.
+    text: LruCache<String, Entry>,
+    /// `&'static str` SQL (the checked macros' literals), keyed by the text's address and
+    /// length: a `'static` text never moves or changes, so the address identifies it. The
+    /// same text reached both ways is two entries (two server-side statements), both valid.
+    by_addr: ByAddr,
+    clock: u64,
+    capacity: usize,
+}
+
+impl Maps {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// Evicts the least recently used entries, across both maps, down to the capacity.
+    /// Returns them so they are dropped (and closed) outside the lock.
+    fn evict(&mut self) -> Vec<Statement> {
+        let mut out = Vec::new();
+        while self.text.len() + self.by_addr.len() > self.capacity {
+            let text_used = self.text.peek_lru().map(|(_, e)| e.used);
+            let addr_used = self.by_addr.peek_lru().map(|(_, e)| e.used);
+            let from_text = match (text_used, addr_used) {
+                (Some(t), Some(a)) => t < a,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            let popped = if from_text {
+                self.text.pop_lru().map(|(_, e)| e.stmt)
+            } else {
+                self.by_addr.pop_lru().map(|(_, e)| e.stmt)
+            };
+            match popped {
+                Some(stmt) => out.push(stmt),
+                None => break,
+            }
+        }
+        out
+    }
+}
+
+/// Bounded LRU of statements keyed by SQL text, or by address for `'static` text. Evicted
+/// statements are closed on the server (through their drop) once no caller still uses them.
 pub(crate) struct StatementCache {
-    map: Option<std::sync::Mutex<LruCache<String, Statement>>>,
+    map: Option<std::sync::Mutex<Maps>>,
 }
 
 impl StatementCache {
     pub(crate) fn new(capacity: usize) -> StatementCache {
         StatementCache {
-            map: NonZeroUsize::new(capacity).map(|c| std::sync::Mutex::new(LruCache::new(c))),
+            map: (capacity > 0).then(|| {
+                std::sync::Mutex::new(Maps {
+                    text: LruCache::unbounded(),
+                    by_addr: LruCache::unbounded_with_hasher(Default::default()),
+                    clock: 0,
+                    capacity,
+                })
+            }),
         }
+    }
+
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Maps>> {
+        // Panic-free critical sections: a poisoned lock still holds consistent maps.
+        Some(self.map.as_ref()?.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub(crate) fn get(&self, sql: &str) -> Option<Statement> {
-        let map = self.map.as_ref()?;
-        map.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(sql)
-            .cloned()
+        let mut maps = self.lock()?;
+        let now = maps.tick();
+        let e = maps.text.get_mut(sql)?;
+        e.used = now;
+        Some(e.stmt.clone())
     }
 
     pub(crate) fn insert(&self, sql: &str, stmt: Statement) {
-        if let Some(map) = &self.map {
-            let evicted = map
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(sql.to_string(), stmt);
-            // Dropped outside the lock: dropping schedules a server-side close.
-            drop(evicted);
-        }
+        let evicted = self.lock().map(|mut maps| {
+            let used = maps.tick();
+            let old = maps.text.put(sql.to_string(), Entry { stmt, used });
+            (old, maps.evict())
+        });
+        // Dropped outside the lock: dropping schedules a server-side close.
+        drop(evicted);
+    }
+
+    /// Looks up `'static` text by its address: no hashing or comparing of the text.
+    pub(crate) fn get_static(&self, sql: &'static str) -> Option<Statement> {
+        let mut maps = self.lock()?;
+        let now = maps.tick();
+        let e = maps.by_addr.get_mut(&addr(sql))?;
+        e.used = now;
+        Some(e.stmt.clone())
+    }
+
+    pub(crate) fn insert_static(&self, sql: &'static str, stmt: Statement) {
+        let evicted = self.lock().map(|mut maps| {
+            let used = maps.tick();
+            let old = maps.by_addr.put(addr(sql), Entry { stmt, used });
+            (old, maps.evict())
+        });
+        drop(evicted);
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.map
-            .as_ref()
-            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()).len())
+        self.lock()
+            .map(|m| m.text.len() + m.by_addr.len())
             .unwrap_or(0)
     }
+}
+
+fn addr(sql: &'static str) -> (usize, usize) {
+    (sql.as_ptr() as usize, sql.len())
 }

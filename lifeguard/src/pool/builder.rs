@@ -21,6 +21,7 @@ pub(crate) struct Settings {
     pub(crate) maintenance_interval: Duration,
     pub(crate) backoff_min: Duration,
     pub(crate) backoff_max: Duration,
+    pub(crate) worker_affine: bool,
 }
 
 impl Default for Settings {
@@ -37,6 +38,7 @@ impl Default for Settings {
             maintenance_interval: Duration::from_secs(30),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(1),
+            worker_affine: false,
         }
     }
 }
@@ -53,6 +55,8 @@ impl Default for Settings {
 /// | [`alive_bypass_window`](Self::alive_bypass_window) | 500 ms | a checkout of a connection idle longer than this pings it first |
 /// | [`leak_detection_threshold`](Self::leak_detection_threshold) | off | warn (tracing) when a checkout is held longer |
 /// | [`maintenance_interval`](Self::maintenance_interval) | 30 s | how often the maintenance coroutine runs |
+/// | [`statement_cache_capacity`](Self::statement_cache_capacity) | 1024 | prepared statements kept per connection (LRU) |
+/// | [`worker_affine`](Self::worker_affine) | off | pipelined queries prefer the connection of the `may` worker they run on |
 ///
 /// `min_idle` defaults to 0 rather than to `max_size` (HikariCP's choice) because a pipelined
 /// connection serves many callers at once: a busy pool grows to what its load needs, and an
@@ -125,6 +129,36 @@ impl PoolBuilder {
     pub fn connect_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.settings.backoff_min = min;
         self.settings.backoff_max = max.max(min);
+        self
+    }
+
+    /// Prepared statements each connection keeps, least recently used evicted first and
+    /// closed on the server (default 1024; 0 disables the cache, preparing every query).
+    ///
+    /// 1024 holds a 500-statement application with room to spare: statements reached
+    /// through the checked macros are cached by the address of their literal, and the same
+    /// text sent as a `&str` or `String` is a second entry. Each cached statement costs its
+    /// backend a few kilobytes (parse tree, and a plan once generic), so 1024 × `max_size`
+    /// statements is in the tens of megabytes on the server at most. The URL's
+    /// `statement_cache_capacity` key sets the same thing.
+    pub fn statement_cache_capacity(mut self, capacity: usize) -> Self {
+        if let Ok(config) = &mut self.config {
+            config.statement_cache_capacity(capacity);
+        }
+        self
+    }
+    /// Pipelined queries go to the connection of the `may` worker thread running the
+    /// caller (connection `worker % size`), as may_postgres' TechEmpower entry pins one
+    /// connection per worker, falling back to the least-loaded one when that connection is
+    /// checked out or broken (default off: the least-loaded connection). Worth trying with
+    /// `max_size` equal to (or a multiple of) `may::config().set_workers(n)`: the callers of
+    /// one worker then share a connection and its write batches. Measure first: may runs a
+    /// socket's reader on the worker `fd % workers`, and a reader wakes its callers on its
+    /// own worker, so the pairing holds only when the connections' readers happen to be
+    /// spread over the workers (README, Benchmark: on 2 workers × 2 connections it halved
+    /// throughput; at 8 connections it was level with the default pick).
+    pub fn worker_affine(mut self, on: bool) -> Self {
+        self.settings.worker_affine = on;
         self
     }
 

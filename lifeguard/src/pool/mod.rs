@@ -273,6 +273,15 @@ impl Pool {
         let snapshot = inner.shared.load();
         let n = snapshot.len();
         if n > 0 {
+            if inner.settings.worker_affine {
+                if let Some(slot) = affine_pick(&snapshot) {
+                    if n < inner.settings.max_size && slot.client.in_flight() > 0 {
+                        inner.grow();
+                    }
+                    slot.touch(inner.now_ms());
+                    return Ok(slot.client.clone());
+                }
+            }
             let start = inner.next.fetch_add(1, Ordering::Relaxed);
             let mut best: Option<(&Arc<Slot>, usize)> = None;
             for i in 0..n {
@@ -300,6 +309,42 @@ impl Pool {
         drop(snapshot);
         inner.pick_shared_slow()
     }
+}
+
+thread_local! {
+    /// This thread's number among the threads that have run a coroutine's pool query
+    /// (`usize::MAX` until then): may's workers, numbered in the order they first ask.
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+static WORKERS_SEEN: AtomicUsize = AtomicUsize::new(0);
+
+/// The worker-affine pick: among the connections `i` with `i % workers == worker % workers`
+/// (one per worker when the pool has as many connections as may has workers), the least
+/// loaded shareable one. `None` outside a coroutine, or when none of them is shareable
+/// (the caller then takes the plain least-loaded pick).
+fn affine_pick(snapshot: &[Arc<Slot>]) -> Option<&Arc<Slot>> {
+    if !may::coroutine::is_coroutine() {
+        return None;
+    }
+    let worker = WORKER.with(|w| {
+        if w.get() == usize::MAX {
+            w.set(WORKERS_SEEN.fetch_add(1, Ordering::Relaxed));
+        }
+        w.get()
+    });
+    let workers = may::config().get_workers().max(1);
+    let n = snapshot.len();
+    // Fewer connections than workers: workers share them round the ring.
+    let (first, step) = if n <= workers {
+        (worker % n, n)
+    } else {
+        (worker % workers, workers)
+    };
+    snapshot[first..]
+        .iter()
+        .step_by(step)
+        .filter(|s| s.shareable())
+        .min_by_key(|s| s.client.in_flight())
 }
 
 impl Inner {
