@@ -265,6 +265,9 @@ pub enum ErrorKind {
     Migrate,
     /// A model's update or delete found no row with the model's key.
     NotFound,
+    /// Redis failed or timed out. Model reads never return it (they fall back to the
+    /// database); it reaches callers of [`cache::Cache`](crate::cache::Cache)'s own methods.
+    Cache,
 }
 
 struct Inner {
@@ -393,6 +396,7 @@ impl fmt::Display for Error {
             ErrorKind::Usage => "invalid use",
             ErrorKind::Migrate => "migration error",
             ErrorKind::NotFound => "row not found",
+            ErrorKind::Cache => "cache error",
         };
         match (&self.0.context, &self.0.cause) {
             (Some(ctx), Some(cause)) => write!(f, "{kind}: {ctx}: {cause}"),

@@ -19,6 +19,7 @@
 //! each gets its own results back.
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod checked;
 mod driver;
 mod error;

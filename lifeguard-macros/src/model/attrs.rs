@@ -8,6 +8,8 @@ pub struct StructAttrs {
     pub table: LitStr,
     /// `has_many(..)` / `has_one(..)`, in order.
     pub relations: Vec<RelationAttr>,
+    /// `cache(ttl = "60s")`: the TTL in milliseconds.
+    pub cache_ttl_ms: Option<u64>,
 }
 
 /// Which side of a one-to-many a struct-level relation is.
@@ -49,6 +51,7 @@ pub struct FieldAttrs {
 pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
     let mut table = None;
     let mut relations = Vec::new();
+    let mut cache_ttl_ms = None;
     for attr in input
         .attrs
         .iter()
@@ -64,8 +67,13 @@ pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
             } else if meta.path.is_ident("has_one") {
                 relations.push(parse_relation(&meta, RelationKind::HasOne)?);
                 Ok(())
+            } else if meta.path.is_ident("cache") {
+                cache_ttl_ms = Some(parse_cache(&meta)?);
+                Ok(())
             } else {
-                Err(meta.error("expected `table = \"...\"`, `has_many(...)` or `has_one(...)`"))
+                Err(meta.error(
+                    "expected `table = \"...\"`, `has_many(...)`, `has_one(...)` or `cache(ttl = \"60s\")`",
+                ))
             }
         })?;
     }
@@ -75,7 +83,46 @@ pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
             "a model needs its table: #[lifeguard(table = \"name\")] (or \"schema.name\")",
         )
     })?;
-    Ok(StructAttrs { table, relations })
+    Ok(StructAttrs {
+        table,
+        relations,
+        cache_ttl_ms,
+    })
+}
+
+/// `cache(ttl = "60s")` (units `ms`, `s`, `m`, `h`); the TTL in milliseconds.
+fn parse_cache(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<u64> {
+    let mut ttl = None;
+    meta.parse_nested_meta(|m| {
+        if m.path.is_ident("ttl") {
+            let lit = m.value()?.parse::<LitStr>()?;
+            ttl = Some(parse_duration_ms(&lit.value()).ok_or_else(|| {
+                syn::Error::new(
+                    lit.span(),
+                    "expected a duration such as \"500ms\", \"60s\", \"5m\" or \"1h\"",
+                )
+            })?);
+            Ok(())
+        } else {
+            Err(m.error("expected `ttl = \"60s\"`"))
+        }
+    })?;
+    ttl.ok_or_else(|| meta.error("expected cache(ttl = \"60s\")"))
+}
+
+fn parse_duration_ms(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let ms = match unit.trim() {
+        "ms" => n,
+        "s" => n.checked_mul(1_000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    (ms > 0).then_some(ms)
 }
 
 fn parse_relation(

@@ -93,6 +93,39 @@ pub fn generate(m: &Model) -> TokenStream {
         let (name, ty) = (&f.ident, &f.ty);
         quote!(#name: ::lifeguard::Row::try_get::<_, #ty>(row, #i)?)
     });
+    let decode_at = m.fields.iter().enumerate().map(|(i, f)| {
+        let (name, ty) = (&f.ident, &f.ty);
+        quote!(#name: ::lifeguard::Row::try_get::<_, #ty>(row, positions[#i])?)
+    });
+    let cache = match m.cache_ttl_ms {
+        Some(ttl_ms) => {
+            let select_row = &s.select_row;
+            // The key type must name a cache key (integers, text, uuid, bool, or tuples of
+            // them); the error lands on the key field.
+            let key_span = key_tys[0].span();
+            let key_text = quote_spanned! {key_span=>
+                <#key_ty as ::lifeguard::cache::CacheKey>::key_text(key)
+            };
+            let own = quote_spanned! {key_span=>
+                <#key_ty as ::lifeguard::cache::CacheKey>::key_text(&#key_of_self)
+            };
+            quote! {
+                const CACHE: ::core::option::Option<&'static ::lifeguard::cache::CacheSpec> =
+                    ::core::option::Option::Some(&::lifeguard::cache::CacheSpec {
+                        table: #table_name,
+                        ttl_ms: #ttl_ms,
+                        select_row: #select_row,
+                    });
+                fn __cache_key(key: &Self::Key) -> ::std::string::String {
+                    #key_text
+                }
+                fn __own_cache_key(&self) -> ::std::string::String {
+                    #own
+                }
+            }
+        }
+        None => TokenStream::new(),
+    };
     let values = m.fields.iter().map(|f| {
         let name = &f.ident;
         quote!(&self.#name as ::lifeguard::model::Param<'_>)
@@ -200,6 +233,12 @@ pub fn generate(m: &Model) -> TokenStream {
             fn from_row(row: &::lifeguard::Row) -> ::lifeguard::Result<Self> {
                 ::core::result::Result::Ok(#ident { #(#decode,)* })
             }
+
+            fn __from_row_at(row: &::lifeguard::Row, positions: &[usize]) -> ::lifeguard::Result<Self> {
+                ::core::result::Result::Ok(#ident { #(#decode_at,)* })
+            }
+
+            #cache
 
             fn values(&self) -> ::std::vec::Vec<::lifeguard::model::Param<'_>> {
                 ::std::vec![#(#values),*]

@@ -40,6 +40,8 @@ pub struct Model {
     pub sql: Statements,
     /// Offline entries read, for rebuild tracking.
     pub offline_files: Vec<PathBuf>,
+    /// `cache(ttl = ..)`, in milliseconds.
+    pub cache_ttl_ms: Option<u64>,
 }
 
 /// The constant statements, quoted.
@@ -52,6 +54,9 @@ pub struct Statements {
     pub insert: String,
     pub upsert: String,
     pub delete: String,
+    /// `SELECT * FROM <table> WHERE <key>`: a cached model's miss reads every column, so its
+    /// bytes are the reflector's.
+    pub select_row: String,
     /// `SELECT * FROM <table>` with a marking comment: described with the table's columns an
     /// insert must set (the comment keeps its offline entry apart from a user's query).
     pub table_check: String,
@@ -141,6 +146,7 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
             .join(", ")
     );
     let delete = format!("DELETE FROM {table} WHERE {key_where}");
+    let select_row = format!("SELECT * FROM {table} WHERE {key_where}");
     let table_check = format!("SELECT * FROM {table} /* lifeguard model: insert check */");
     Statements {
         table,
@@ -151,6 +157,7 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
         insert,
         upsert,
         delete,
+        select_row,
         table_check,
     }
 }
@@ -244,6 +251,7 @@ fn parse(input: &DeriveInput) -> syn::Result<Model> {
         relations: attrs.relations,
         sql,
         offline_files: Vec::new(),
+        cache_ttl_ms: attrs.cache_ttl_ms,
     })
 }
 

@@ -48,6 +48,15 @@ impl<E: Executor + ?Sized> Executor for On<'_, E> {
             self.executor.__target()
         }
     }
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        self.executor.__cache()
+    }
+    fn __in_transaction(&self) -> bool {
+        self.executor.__in_transaction()
+    }
+    fn __after_commit(&self, f: Box<dyn FnOnce() + Send>) {
+        self.executor.__after_commit(f)
+    }
 }
 
 impl<A, F, O> Query<A, F>

@@ -100,6 +100,26 @@ pub trait Executor {
         self.__target()
     }
 
+    /// The Redis cache models read through (a pool's or router's `.cache(..)`).
+    #[doc(hidden)]
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        None
+    }
+
+    /// Inside a transaction: model reads skip the cache (they must see the transaction's
+    /// own writes and snapshot), and cache invalidations wait for the commit.
+    #[doc(hidden)]
+    fn __in_transaction(&self) -> bool {
+        false
+    }
+
+    /// Runs `f` once what this executor wrote is committed: now, outside a transaction;
+    /// after the outermost `COMMIT` inside one (dropped on rollback).
+    #[doc(hidden)]
+    fn __after_commit(&self, f: Box<dyn FnOnce() + Send>) {
+        f()
+    }
+
     /// Runs a statement and returns all rows.
     fn query<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Vec<Row>> {
         self.query_stream(stmt, params)?.collect()

@@ -92,6 +92,20 @@ impl Row {
         })
     }
 
+    /// Column `i` as the server sent it (binary format), `None` for NULL.
+    pub(crate) fn raw(&self, i: usize) -> Option<&[u8]> {
+        self.ranges
+            .get(i)
+            .cloned()
+            .flatten()
+            .map(|r| &self.body.buffer()[r])
+    }
+
+    /// The size of the row's column data.
+    pub(crate) fn raw_len(&self) -> usize {
+        self.body.buffer().len()
+    }
+
     /// The result columns.
     pub fn columns(&self) -> &[Column] {
         self.statement.columns()

@@ -73,6 +73,16 @@ impl Statement {
         }))
     }
 
+    /// A description with no server-side statement behind it (decodes cached rows).
+    pub(crate) fn detached(columns: Vec<Column>) -> Statement {
+        Statement(Arc::new(Inner {
+            conn: Weak::new(),
+            name: String::new(),
+            params: Vec::new(),
+            columns,
+        }))
+    }
+
     /// The same server-side statement with its resolved types filled in.
     pub(crate) fn with_types(self, params: Vec<Type>, columns: Vec<Column>) -> Statement {
         match Arc::try_unwrap(self.0) {

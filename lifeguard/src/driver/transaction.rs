@@ -11,6 +11,9 @@ use crate::driver::query;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PooledConnection;
 
+/// Work to run after the outermost commit (cache invalidations), shared with savepoints.
+type Deferred = std::sync::Arc<std::sync::Mutex<Vec<Box<dyn FnOnce() + Send>>>>;
+
 /// Transaction isolation levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolationLevel {
@@ -98,12 +101,15 @@ impl<'a> TransactionBuilder<'a> {
             conn.release_exclusive(token);
             return Err(e);
         }
+        let cache = self.pooled.as_ref().and_then(|p| p.__cache().cloned());
         Ok(Transaction {
             client: self.client,
             token,
             savepoint: None,
             owns_gate: true,
             done: false,
+            cache,
+            deferred: Deferred::default(),
             _pooled: self.pooled,
             _borrow: PhantomData,
         })
@@ -139,6 +145,8 @@ impl Session {
             savepoint: None,
             owns_gate: false,
             done: false,
+            cache: None,
+            deferred: Deferred::default(),
             _pooled: None,
             _borrow: PhantomData,
         })
@@ -174,6 +182,10 @@ pub struct Transaction<'a> {
     // False for savepoints and for transactions of a `Session`, whose gate outlives them.
     owns_gate: bool,
     done: bool,
+    /// The pool's cache, for model writes' invalidations.
+    cache: Option<crate::cache::Cache>,
+    /// Run after the outermost COMMIT; a rollback drops them.
+    deferred: Deferred,
     // Keeps a pooled connection checked out until the transaction is over; dropped after
     // `Drop::drop` has rolled back and released the gate.
     _pooled: Option<PooledConnection>,
@@ -196,6 +208,13 @@ impl<'a> Transaction<'a> {
                 "COMMIT rolled the transaction back because an earlier statement in it failed",
                 None,
             ));
+        }
+        if self.savepoint.is_none() {
+            let work =
+                std::mem::take(&mut *self.deferred.lock().unwrap_or_else(|e| e.into_inner()));
+            for f in work {
+                f();
+            }
         }
         Ok(())
     }
@@ -224,6 +243,8 @@ impl<'a> Transaction<'a> {
             savepoint: Some(quoted),
             owns_gate: false,
             done: false,
+            cache: self.cache.clone(),
+            deferred: self.deferred.clone(),
             _pooled: None,
             _borrow: PhantomData,
         })
@@ -280,5 +301,17 @@ impl Executor for Transaction<'_> {
             client: Cow::Borrowed(&self.client),
             token: Some(self.token),
         })
+    }
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        self.cache.as_ref()
+    }
+    fn __in_transaction(&self) -> bool {
+        true
+    }
+    fn __after_commit(&self, f: Box<dyn FnOnce() + Send>) {
+        self.deferred
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(f);
     }
 }

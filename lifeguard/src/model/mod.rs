@@ -86,8 +86,35 @@ pub trait Model: Sized {
     /// This row's primary key (cloned from its key field(s)).
     fn key(&self) -> Self::Key;
 
-    /// Fetches the row with this primary key.
+    /// Set by `#[lifeguard(cache(ttl = ".."))]`: `find_by_id` reads Redis first.
+    #[doc(hidden)]
+    const CACHE: Option<&'static crate::cache::CacheSpec> = None;
+
+    /// Decodes a row whose model columns are at `positions` (a `SELECT *` row).
+    #[doc(hidden)]
+    fn __from_row_at(row: &Row, positions: &[usize]) -> Result<Self>;
+
+    /// The cache key text of `key` (cached models only).
+    #[doc(hidden)]
+    fn __cache_key(_key: &Self::Key) -> String {
+        String::new()
+    }
+
+    /// The cache key text of this row's key (cached models only).
+    #[doc(hidden)]
+    fn __own_cache_key(&self) -> String {
+        String::new()
+    }
+
+    /// Fetches the row with this primary key. A cached model
+    /// (`#[lifeguard(cache(ttl = ".."))]`) on an executor with a cache reads Redis first,
+    /// outside transactions.
     fn find_by_id(exec: &(impl Executor + ?Sized), key: Self::Key) -> Result<Option<Self>> {
+        if let (Some(spec), Some(cache)) = (Self::CACHE, exec.__cache()) {
+            if !exec.__in_transaction() {
+                return crate::cache::model::find_by_id::<Self>(exec, cache, spec, &key);
+            }
+        }
         let params = Self::key_values(&key);
         crate::checked::On::reads(exec)
             .query_opt(Self::META.select_by_key, &params)?
@@ -110,7 +137,9 @@ pub trait Model: Sized {
             .iter()
             .map(|&i| values[i])
             .collect();
-        Self::from_row(&exec.query_one(Self::META.insert, &params)?)
+        let stored = Self::from_row(&exec.query_one(Self::META.insert, &params)?)?;
+        crate::cache::model::after_write::<Self>(exec, stored.__own_cache_key());
+        Ok(stored)
     }
 
     /// Inserts every row (fields marked `default` left to the server) with multi-row
@@ -124,7 +153,9 @@ pub trait Model: Sized {
     /// stored row.
     fn upsert(&self, exec: &(impl Executor + ?Sized)) -> Result<Self> {
         let params = self.values();
-        Self::from_row(&exec.query_one(Self::META.upsert, &params)?)
+        let stored = Self::from_row(&exec.query_one(Self::META.upsert, &params)?)?;
+        crate::cache::model::after_write::<Self>(exec, stored.__own_cache_key());
+        Ok(stored)
     }
 
     /// Writes `changes` to this row (only the columns set in it) and refreshes `self` from
@@ -133,6 +164,7 @@ pub trait Model: Sized {
     fn update(&mut self, exec: &(impl Executor + ?Sized), changes: Changes<Self>) -> Result<()> {
         if let Some(row) = write::update(exec, self, changes)? {
             *self = row;
+            crate::cache::model::after_write::<Self>(exec, self.__own_cache_key());
         }
         Ok(())
     }
@@ -144,7 +176,10 @@ pub trait Model: Sized {
         let params: Vec<Param<'_>> = Self::META.key.iter().map(|&i| values[i]).collect();
         match exec.execute(Self::META.delete, &params)? {
             0 => Err(write::not_found::<Self>("delete")),
-            _ => Ok(()),
+            _ => {
+                crate::cache::model::after_write::<Self>(exec, self.__own_cache_key());
+                Ok(())
+            }
         }
     }
 

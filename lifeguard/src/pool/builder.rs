@@ -22,6 +22,8 @@ pub(crate) struct Settings {
     pub(crate) backoff_min: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) worker_affine: bool,
+    /// The Redis cache models read through.
+    pub(crate) cache: Option<crate::cache::Cache>,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(1),
             worker_affine: false,
+            cache: None,
         }
     }
 }
@@ -159,6 +162,13 @@ impl PoolBuilder {
     /// throughput; at 8 connections it was level with the default pick).
     pub fn worker_affine(mut self, on: bool) -> Self {
         self.settings.worker_affine = on;
+        self
+    }
+
+    /// Models with `#[lifeguard(cache(..))]` read through this Redis cache when they run
+    /// on this pool (and invalidate it after their writes commit).
+    pub fn cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.settings.cache = Some(cache);
         self
     }
 

@@ -757,6 +757,9 @@ impl Executor for Pool {
             token: None,
         })
     }
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        self.0.settings.cache.as_ref()
+    }
 }
 
 impl std::fmt::Debug for Pool {
@@ -785,6 +788,9 @@ impl Executor for PooledConnection {
             client: std::borrow::Cow::Borrowed(&self.slot.client),
             token: None,
         })
+    }
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        self.pool.0.settings.cache.as_ref()
     }
 }
 

@@ -48,6 +48,7 @@ pub struct RouterBuilder {
     acquire_timeout: Duration,
     preference: ReadPreference,
     settings: Settings,
+    cache: Option<crate::cache::Cache>,
 }
 
 /// The monitor's limits and timings.
@@ -68,6 +69,13 @@ impl RouterBuilder {
         self.replicas.push(config.__into_config());
         self
     }
+    /// The Redis cache models read through (set on the primary's pool: cache misses read
+    /// the primary; see [`cache`](crate::cache)).
+    pub fn cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
     /// The `max_size` of each node's pool (default 10).
     pub fn pool_size(mut self, n: usize) -> Self {
         self.pool_size = n;
@@ -135,6 +143,17 @@ impl RouterBuilder {
                 .acquire_timeout(self.acquire_timeout)
                 .build()
         };
+        let cache = self.cache.clone();
+        let primary_pool = |config: Config| {
+            let b = Pool::builder(config)
+                .max_size(self.pool_size)
+                .acquire_timeout(self.acquire_timeout);
+            match cache {
+                Some(c) => b.cache(c),
+                None => b,
+            }
+            .build()
+        };
         let primary_config = self.primary?;
         let mut replicas = Vec::with_capacity(self.replicas.len());
         for config in self.replicas {
@@ -150,7 +169,7 @@ impl RouterBuilder {
             });
         }
         let shared = Arc::new(Shared {
-            primary: pool(primary_config.clone())?,
+            primary: primary_pool(primary_config.clone())?,
             primary_config,
             replicas,
             settings: self.settings,
@@ -266,6 +285,7 @@ impl Router {
                 backoff: Duration::from_secs(1),
                 max_backoff: Duration::from_secs(60),
             },
+            cache: None,
         }
     }
 
@@ -491,6 +511,9 @@ impl Executor for Once<'_> {
     fn __target(&self) -> Result<Target<'_>> {
         self.0.__target()
     }
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        self.0.__cache()
+    }
 }
 
 impl Executor for Route {
@@ -500,6 +523,10 @@ impl Executor for Route {
             Some(preference) => shared.read_target(preference),
             None => shared.primary.__target(),
         }
+    }
+
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        self.router.0.shared.primary.__cache()
     }
 
     fn query<S: ?Sized + ToStatement>(&self, stmt: &S, params: Params<'_>) -> Result<Vec<Row>> {
@@ -532,6 +559,10 @@ impl Executor for Router {
     /// Statements the checked macros know to be read-only follow the default preference.
     fn __target_read(&self) -> Result<Target<'_>> {
         self.0.shared.read_target(self.0.preference)
+    }
+
+    fn __cache(&self) -> Option<&crate::cache::Cache> {
+        self.0.shared.primary.__cache()
     }
 }
 

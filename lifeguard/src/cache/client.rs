@@ -1,0 +1,266 @@
+//! A pipelined Redis connection on `may::net`: callers append their encoded commands under
+//! one lock and queue a waiter; one reader coroutine parses replies (the `redis` crate's
+//! RESP parser) and hands each waiter its replies in order. Thousands of coroutines share a
+//! few connections, as they do the Postgres driver's.
+
+use std::collections::VecDeque;
+use std::io::{BufReader, Write};
+use std::net::{Shutdown, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use may::net::TcpStream;
+use may::sync::mpsc;
+use redis::Value;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Where and how to connect (parsed once from the URL).
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) db: i64,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
+impl Target {
+    pub(crate) fn parse(url: &str) -> Result<Target> {
+        use redis::IntoConnectionInfo;
+        let info = url
+            .into_connection_info()
+            .map_err(|e| cache_error(format!("invalid Redis URL: {e}")))?;
+        let (host, port) = match info.addr() {
+            redis::ConnectionAddr::Tcp(h, p) => (h.clone(), *p),
+            other => {
+                return Err(cache_error(format!(
+                    "unsupported Redis address {other:?}: only redis:// over TCP"
+                )))
+            }
+        };
+        let r = info.redis_settings();
+        Ok(Target {
+            host,
+            port,
+            db: r.db(),
+            username: r.username().map(str::to_owned),
+            password: r.password().map(str::to_owned),
+        })
+    }
+}
+
+pub(crate) fn cache_error(what: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::Cache, what, None)
+}
+
+/// A caller waiting for `want` replies.
+struct Waiter {
+    want: usize,
+    got: Vec<Value>,
+    tx: mpsc::Sender<std::result::Result<Vec<Value>, String>>,
+}
+
+struct Shared {
+    pending: Mutex<VecDeque<Waiter>>,
+    dead: AtomicBool,
+}
+
+impl Shared {
+    /// Fails every queued waiter (the connection is gone; their replies will never come).
+    fn fail_all(&self, why: &str) {
+        self.dead.store(true, Ordering::Release);
+        let waiters: Vec<Waiter> = self.pending.lock().unwrap().drain(..).collect();
+        for w in waiters {
+            let _ = w.tx.send(Err(why.to_owned()));
+        }
+    }
+}
+
+/// One connection. Dropping the last handle shuts the socket, which ends the reader.
+pub(crate) struct Conn {
+    writer: may::sync::Mutex<TcpStream>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Ok(w) = self.writer.lock() {
+            let _ = w.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Conn {
+    /// Connects, starts the reader, then authenticates and selects the database.
+    pub(crate) fn connect(
+        target: &Target,
+        timeout: Duration,
+        call_timeout: Duration,
+    ) -> Result<Conn> {
+        let addrs = (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Cache,
+                    format!("resolving {}", target.host),
+                    Some(Box::new(e)),
+                )
+            })?;
+        let mut last = None;
+        let mut stream = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let stream = stream.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Cache,
+                format!("connecting to Redis at {}:{}", target.host, target.port),
+                last.map(|e| Box::new(e) as _),
+            )
+        })?;
+        let _ = stream.set_nodelay(true);
+        let read = stream.try_clone().map_err(|e| {
+            Error::new(
+                ErrorKind::Cache,
+                "cloning the Redis socket",
+                Some(Box::new(e)),
+            )
+        })?;
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(VecDeque::new()),
+            dead: AtomicBool::new(false),
+        });
+        let reader_shared = shared.clone();
+        // SAFETY (may): the reader keeps no thread-local state across yields. The RESP
+        // parser (combine) recurses per nesting level: a larger stack than may's default.
+        let spawned = unsafe {
+            may::coroutine::Builder::new()
+                .name("lifeguard-redis-reader".into())
+                .stack_size(0x10000)
+                .spawn(move || reader_loop(read, reader_shared))
+        };
+        spawned.map_err(|e| {
+            Error::new(
+                ErrorKind::Cache,
+                "spawning the Redis reader",
+                Some(Box::new(e)),
+            )
+        })?;
+        let conn = Conn {
+            writer: may::sync::Mutex::new(stream),
+            shared,
+        };
+        let mut setup = redis::pipe();
+        let mut n = 0;
+        if let Some(pw) = &target.password {
+            let mut auth = redis::cmd("AUTH");
+            if let Some(user) = &target.username {
+                auth.arg(user);
+            }
+            auth.arg(pw);
+            setup.add_command(auth);
+            n += 1;
+        }
+        if target.db != 0 {
+            setup.add_command(redis::cmd("SELECT").arg(target.db).to_owned());
+            n += 1;
+        }
+        if n > 0 {
+            for v in conn.request(&setup.get_packed_pipeline(), n, call_timeout.max(timeout))? {
+                if let Value::ServerError(e) = v {
+                    return Err(cache_error(format!(
+                        "Redis refused the connection set-up: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(conn)
+    }
+
+    /// True once the socket failed; the owner replaces the connection.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.shared.dead.load(Ordering::Acquire)
+    }
+
+    /// Writes `bytes` (holding `want` commands) and waits up to `timeout` for their
+    /// replies. A timeout leaves the connection usable: the late replies go to nobody.
+    pub(crate) fn request(
+        &self,
+        bytes: &[u8],
+        want: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Value>> {
+        if self.is_dead() {
+            return Err(cache_error("the Redis connection is closed"));
+        }
+        let (tx, rx) = mpsc::channel();
+        {
+            let mut w = self
+                .writer
+                .lock()
+                .map_err(|_| cache_error("the Redis writer lock is poisoned"))?;
+            // Queued under the write lock, so the waiters' order is the wire order.
+            self.shared.pending.lock().unwrap().push_back(Waiter {
+                want,
+                got: Vec::with_capacity(want),
+                tx,
+            });
+            if let Err(e) = w.write_all(bytes) {
+                let _ = w.shutdown(Shutdown::Both);
+                drop(w);
+                self.shared.fail_all("writing to Redis failed");
+                return Err(Error::new(
+                    ErrorKind::Cache,
+                    "writing to Redis",
+                    Some(Box::new(e)),
+                ));
+            }
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(Ok(values)) => Ok(values),
+            Ok(Err(why)) => Err(cache_error(why)),
+            Err(_) => Err(Error::new(
+                ErrorKind::Cache,
+                format!("no answer from Redis within {timeout:?}"),
+                None,
+            )),
+        }
+    }
+}
+
+fn reader_loop(stream: TcpStream, shared: Arc<Shared>) {
+    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    let mut parser = redis::Parser::new();
+    loop {
+        match parser.parse_value(&mut reader) {
+            Ok(value) => {
+                let mut pending = shared.pending.lock().unwrap();
+                let Some(front) = pending.front_mut() else {
+                    drop(pending);
+                    // A reply nobody asked for: the stream is out of step; give up on it.
+                    shared.fail_all("Redis sent a reply nobody asked for");
+                    return;
+                };
+                front.got.push(value);
+                if front.got.len() >= front.want {
+                    let w = pending.pop_front().expect("front exists");
+                    drop(pending);
+                    let _ = w.tx.send(Ok(w.got));
+                }
+            }
+            Err(e) => {
+                shared.fail_all(&format!("the Redis connection closed: {e}"));
+                let _ = reader.get_ref().shutdown(Shutdown::Both);
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The model side: `find_by_id` through the cache, and invalidation after a model write.
+//!
+//! A hit is one `HMGET`. A miss leases the key, reads the row from the primary (a replica
+//! could hand back a row older than a change the reflector has already handled, and the
+//! fill would then keep it until the TTL), and fills through the compare-and-set. A write
+//! deletes the key after its transaction commits, which also voids any reader's lease, so a
+//! reader that read before the commit cannot fill.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+
+use redis::Value;
+
+use super::{codec, Cache};
+use crate::driver::statement::Statement;
+use crate::model::{Model, Param};
+use crate::{Executor, Result};
+
+/// What `#[lifeguard(cache(ttl = "60s"))]` generates for a model.
+#[derive(Debug)]
+pub struct CacheSpec {
+    /// The table as written in `table = ".."` (the key's `<table>` part, and the name
+    /// the reflector's notifications carry).
+    pub table: &'static str,
+    /// How long a filled row stays cached, in milliseconds.
+    pub ttl_ms: u64,
+    /// `SELECT * FROM <table> WHERE <key> = $1 …`: every column, so the app's bytes are
+    /// the reflector's bytes.
+    pub select_row: &'static str,
+}
+
+/// One part of a cache key, as Postgres' `::text` of the column writes it.
+pub trait KeyPart {
+    /// Appends the part, escaped ([`codec::escape_part`]).
+    fn push_part(&self, out: &mut String);
+}
+
+macro_rules! display_part {
+    ($($t:ty),*) => {$(
+        impl KeyPart for $t {
+            fn push_part(&self, out: &mut String) {
+                // Numbers and UUIDs print as Postgres prints them, with nothing to escape.
+                let _ = write!(out, "{self}");
+            }
+        }
+    )*};
+}
+display_part!(i16, i32, i64);
+#[cfg(feature = "uuid")]
+display_part!(uuid::Uuid);
+
+impl KeyPart for str {
+    fn push_part(&self, out: &mut String) {
+        codec::escape_part(self, out);
+    }
+}
+impl KeyPart for String {
+    fn push_part(&self, out: &mut String) {
+        codec::escape_part(self, out);
+    }
+}
+impl KeyPart for bool {
+    fn push_part(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" });
+    }
+}
+
+/// A model key that names a cache key: one [`KeyPart`], or a tuple of them (composite
+/// keys, parts joined with `:`).
+pub trait CacheKey {
+    /// The key text (the `<key>` of `<ns>:model:<table>:<key>`).
+    fn key_text(&self) -> String;
+}
+
+macro_rules! single_key {
+    ($($t:ty),*) => {$(
+        impl CacheKey for $t {
+            fn key_text(&self) -> String {
+                let mut s = String::new();
+                self.push_part(&mut s);
+                s
+            }
+        }
+    )*};
+}
+single_key!(i16, i32, i64, String, str, bool);
+#[cfg(feature = "uuid")]
+single_key!(uuid::Uuid);
+
+macro_rules! tuple_key {
+    ($($n:tt $t:ident),+) => {
+        impl<$($t: KeyPart),+> CacheKey for ($($t,)+) {
+            fn key_text(&self) -> String {
+                let mut s = String::new();
+                $(
+                    if $n > 0 { s.push(':'); }
+                    self.$n.push_part(&mut s);
+                )+
+                s
+            }
+        }
+    };
+}
+tuple_key!(0 A, 1 B);
+tuple_key!(0 A, 1 B, 2 C);
+tuple_key!(0 A, 1 B, 2 C, 3 D);
+
+/// How to decode a hit of one model: the `SELECT *` columns, their fingerprint, and where
+/// each model field's column is among them.
+pub(crate) struct Decoder {
+    statement: Statement,
+    fingerprint: u64,
+    fields: Vec<usize>,
+}
+
+/// Per model (by its `ModelMeta`'s address).
+#[derive(Default)]
+pub(crate) struct Decoders(RwLock<HashMap<usize, Arc<Decoder>>>);
+
+fn meta_id<M: Model>() -> usize {
+    M::META as *const _ as usize
+}
+
+/// Where each of the model's columns is in `row_columns`.
+fn field_positions<M: Model>(row_columns: &[crate::Column]) -> Option<Vec<usize>> {
+    M::META
+        .columns
+        .iter()
+        .map(|quoted| {
+            let name = unquote(quoted);
+            row_columns.iter().position(|c| c.name() == name)
+        })
+        .collect()
+}
+
+fn unquote(quoted: &str) -> String {
+    match quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => quoted.to_owned(),
+    }
+}
+
+impl Decoders {
+    fn get<M: Model>(&self) -> Option<Arc<Decoder>> {
+        self.0.read().ok()?.get(&meta_id::<M>()).cloned()
+    }
+
+    fn learn<M: Model>(&self, columns: &[crate::Column]) -> Option<Arc<Decoder>> {
+        let fields = field_positions::<M>(columns)?;
+        let d = Arc::new(Decoder {
+            statement: Statement::detached(columns.to_vec()),
+            fingerprint: codec::fingerprint(columns, columns.len()),
+            fields,
+        });
+        if let Ok(mut map) = self.0.write() {
+            map.insert(meta_id::<M>(), d.clone());
+        }
+        Some(d)
+    }
+}
+
+fn bulk(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        _ => None,
+    }
+}
+
+fn token() -> String {
+    use std::sync::atomic::AtomicU64;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The database read every fallback takes: the model's own select (through the executor's
+/// read path), never filling.
+fn from_db<M: Model>(exec: &(impl Executor + ?Sized), key: &M::Key) -> Result<Option<M>> {
+    let params = M::key_values(key);
+    crate::checked::On::reads(exec)
+        .query_opt(M::META.select_by_key, &params)?
+        .as_ref()
+        .map(M::from_row)
+        .transpose()
+}
+
+fn miss(cache: &Cache) {
+    cache.0.stats.misses.fetch_add(1, Ordering::Relaxed);
+    crate::observe::counter!("lifeguard_cache_misses_total", 1);
+}
+
+/// `find_by_id` for a model with a [`CacheSpec`], when the executor has a cache.
+pub(crate) fn find_by_id<M: Model>(
+    exec: &(impl Executor + ?Sized),
+    cache: &Cache,
+    spec: &CacheSpec,
+    key: &M::Key,
+) -> Result<Option<M>> {
+    let stats = &cache.0.stats;
+    let rkey = cache.row_key(spec.table, &M::__cache_key(key));
+    let got = cache.cmd(redis::cmd("HMGET").arg(&rkey).arg("k").arg("f").arg("d"));
+    let fields = match got {
+        Ok(Value::Array(f)) if f.len() == 3 => f,
+        // Redis is down or slow (counted, and the breaker heard of it): the database.
+        _ => {
+            miss(cache);
+            return from_db::<M>(exec, key);
+        }
+    };
+    match bulk(&fields[0]) {
+        Some(b"r") => {
+            if let Some(m) = decode_hit::<M>(exec, cache, &fields)? {
+                stats.hits.fetch_add(1, Ordering::Relaxed);
+                crate::observe::counter!("lifeguard_cache_hits_total", 1);
+                return Ok(Some(m));
+            }
+            miss(cache);
+            from_db::<M>(exec, key)
+        }
+        // Another reader's lease, or a tombstone: read, but do not fill.
+        Some(_) => {
+            miss(cache);
+            from_db::<M>(exec, key)
+        }
+        None => {
+            miss(cache);
+            fill::<M>(exec, cache, spec, key, &rkey)
+        }
+    }
+}
+
+/// Decodes a hit; `None` when it cannot be used (its columns changed since it was cached).
+fn decode_hit<M: Model>(
+    exec: &(impl Executor + ?Sized),
+    cache: &Cache,
+    fields: &[Value],
+) -> Result<Option<M>> {
+    let (Some(fp), Some(body)) = (bulk(&fields[1]), bulk(&fields[2])) else {
+        return Ok(None);
+    };
+    let decoders = &cache.0.decoders;
+    let decoder = match decoders.get::<M>() {
+        Some(d) => d,
+        None => {
+            let spec = M::CACHE.expect("a cached model has a spec");
+            let stmt = match exec.prepare(spec.select_row) {
+                Ok(s) => s,
+                Err(_) => return Ok(None),
+            };
+            match decoders.learn::<M>(stmt.columns()) {
+                Some(d) => d,
+                None => return Ok(None),
+            }
+        }
+    };
+    if std::str::from_utf8(fp)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        != Some(decoder.fingerprint)
+    {
+        return Ok(None);
+    }
+    match codec::decode(&decoder.statement, body) {
+        Ok(row) => M::__from_row_at(&row, &decoder.fields).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// A miss: lease, read the primary, fill if the lease still holds.
+fn fill<M: Model>(
+    exec: &(impl Executor + ?Sized),
+    cache: &Cache,
+    spec: &CacheSpec,
+    key: &M::Key,
+    rkey: &str,
+) -> Result<Option<M>> {
+    let stats = &cache.0.stats;
+    let token = token();
+    let lease_ms = cache.0.settings.lease.as_millis().max(1) as u64;
+    let leased = matches!(
+        cache.eval(&cache.0.scripts.lease, |c| {
+            c.arg(1).arg(rkey).arg(&token).arg(lease_ms);
+        }),
+        Ok(Value::Int(1))
+    );
+    let params: Vec<Param<'_>> = M::key_values(key);
+    let Some(row) = exec.query_opt(spec.select_row, &params)? else {
+        return Ok(None);
+    };
+    let positions = field_positions::<M>(row.columns()).ok_or_else(|| {
+        crate::Error::usage(format!(
+            "{}: a model column is missing from `SELECT *`",
+            M::META.table
+        ))
+    })?;
+    let model = M::__from_row_at(&row, &positions)?;
+    if leased {
+        if cache.0.decoders.get::<M>().is_none() {
+            cache.0.decoders.learn::<M>(row.columns());
+        }
+        let n = row.len();
+        let body = codec::encode(&row, n);
+        let fp = codec::fingerprint(row.columns(), n);
+        let version = codec::version(&row);
+        match cache.eval(&cache.0.scripts.fill, |c| {
+            c.arg(1)
+                .arg(rkey)
+                .arg(&token)
+                .arg(version)
+                .arg(fp.to_string())
+                .arg(&body)
+                .arg(spec.ttl_ms.max(1));
+        }) {
+            Ok(Value::Int(1)) => stats.fills.fetch_add(1, Ordering::Relaxed),
+            _ => stats.fills_refused.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+    Ok(Some(model))
+}
+
+/// After a model write: delete the row's key once the write is committed (at once outside
+/// a transaction). A Redis that cannot be reached then leaves the key to its TTL and the
+/// reflector.
+pub(crate) fn after_write<M: Model>(exec: &(impl Executor + ?Sized), key_text: String) {
+    let (Some(spec), Some(cache)) = (M::CACHE, exec.__cache()) else {
+        return;
+    };
+    let key = cache.row_key(spec.table, &key_text);
+    let cache = cache.clone();
+    exec.__after_commit(Box::new(move || {
+        let _ = cache.cmd(redis::cmd("DEL").arg(&key));
+    }));
+}
