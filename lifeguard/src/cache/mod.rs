@@ -33,6 +33,10 @@ use arc_swap::ArcSwapOption;
 use redis::Value;
 
 use crate::error::{Error, ErrorKind, Result};
+/// The `redis` crate, for building commands ([`redis::cmd`], [`redis::pipe`]) and reading
+/// [`redis::Value`]s, without a second dependency line.
+pub use redis;
+
 use breaker::Breaker;
 use client::{cache_error, Conn, Target};
 pub use model::{CacheKey, CacheSpec, KeyPart};
@@ -125,6 +129,7 @@ struct Counters {
     fills_refused: AtomicU64,
     bypassed: AtomicU64,
     errors: AtomicU64,
+    round_trips: AtomicU64,
 }
 
 struct Inner {
@@ -169,8 +174,18 @@ pub struct CacheStats {
     pub bypassed: u64,
     /// Redis calls that failed or timed out.
     pub errors: u64,
+    /// Requests written to Redis (a pipeline is one).
+    pub round_trips: u64,
     /// Whether the circuit breaker is open now.
     pub breaker_open: bool,
+}
+
+/// A reader's claim on a key it missed ([`Cache::lease`]): its [`Cache::fill`] lands only
+/// while the lease is still there, or over an older row.
+#[derive(Debug)]
+pub struct Lease {
+    key: String,
+    token: String,
 }
 
 /// One write of the reflector: the row's new bytes (or `None`: it was deleted) and version.
@@ -259,6 +274,7 @@ impl Cache {
             fills_refused: s.fills_refused.load(Ordering::Relaxed),
             bypassed: s.bypassed.load(Ordering::Relaxed),
             errors: s.errors.load(Ordering::Relaxed),
+            round_trips: s.round_trips.load(Ordering::Relaxed),
             breaker_open: self.0.breaker.is_open(),
         }
     }
@@ -288,6 +304,53 @@ impl Cache {
             Value::Int(n) => Ok(n),
             other => Err(cache_error(format!("INCR answered {other:?}"))),
         }
+    }
+
+    /// Leases a key that is not cached: `None` when the key exists (a row, another
+    /// reader's lease, a tombstone). The lease makes the key visible to the reflector, so
+    /// a change committed while the reader reads the database is refreshed over it.
+    pub fn lease(&self, key: &str) -> Result<Option<Lease>> {
+        let token = model::token();
+        let lease_ms = self.0.settings.lease.as_millis().max(1) as u64;
+        match self.eval(&self.0.scripts.lease, |c| {
+            c.arg(1).arg(key).arg(&token).arg(lease_ms);
+        })? {
+            Value::Int(1) => Ok(Some(Lease {
+                key: key.to_owned(),
+                token,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Fills a leased key with a row read from the primary ([`codec::encode`] bytes, the
+    /// columns' [`codec::fingerprint`], the row's [`codec::version`]). True if written;
+    /// false if refused: the lease is gone (a write deleted the key after its commit) or was
+    /// replaced by a row as new or newer, or by a tombstone.
+    pub fn fill(
+        &self,
+        lease: &Lease,
+        version: i64,
+        value: (&[u8], u64),
+        ttl: Duration,
+    ) -> Result<bool> {
+        let stats = &self.0.stats;
+        let v = self.eval(&self.0.scripts.fill, |c| {
+            c.arg(1)
+                .arg(&lease.key)
+                .arg(&lease.token)
+                .arg(version)
+                .arg(value.1.to_string())
+                .arg(value.0)
+                .arg(ttl.as_millis().max(1) as u64);
+        })?;
+        let filled = v == Value::Int(1);
+        if filled {
+            stats.fills.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.fills_refused.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(filled)
     }
 
     /// The reflector's compare-and-set writes, pipelined in one round trip (see
@@ -383,6 +446,7 @@ impl Cache {
             ));
         }
         let started = Instant::now();
+        inner.stats.round_trips.fetch_add(1, Ordering::Relaxed);
         let result = self
             .conn()
             .and_then(|conn| conn.request(bytes, want, inner.settings.call_timeout));

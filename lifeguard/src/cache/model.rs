@@ -168,7 +168,7 @@ fn bulk(v: &Value) -> Option<&[u8]> {
     }
 }
 
-fn token() -> String {
+pub(crate) fn token() -> String {
     use std::sync::atomic::AtomicU64;
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -284,15 +284,8 @@ fn fill<M: Model>(
     key: &M::Key,
     rkey: &str,
 ) -> Result<Option<M>> {
-    let stats = &cache.0.stats;
-    let token = token();
-    let lease_ms = cache.0.settings.lease.as_millis().max(1) as u64;
-    let leased = matches!(
-        cache.eval(&cache.0.scripts.lease, |c| {
-            c.arg(1).arg(rkey).arg(&token).arg(lease_ms);
-        }),
-        Ok(Value::Int(1))
-    );
+    // A Redis error here only means no fill.
+    let lease = cache.lease(rkey).ok().flatten();
     let params: Vec<Param<'_>> = M::key_values(key);
     let Some(row) = exec.query_opt(spec.select_row, &params)? else {
         return Ok(None);
@@ -304,26 +297,15 @@ fn fill<M: Model>(
         ))
     })?;
     let model = M::__from_row_at(&row, &positions)?;
-    if leased {
+    if let Some(lease) = lease {
         if cache.0.decoders.get::<M>().is_none() {
             cache.0.decoders.learn::<M>(row.columns());
         }
         let n = row.len();
         let body = codec::encode(&row, n);
         let fp = codec::fingerprint(row.columns(), n);
-        let version = codec::version(&row);
-        match cache.eval(&cache.0.scripts.fill, |c| {
-            c.arg(1)
-                .arg(rkey)
-                .arg(&token)
-                .arg(version)
-                .arg(fp.to_string())
-                .arg(&body)
-                .arg(spec.ttl_ms.max(1));
-        }) {
-            Ok(Value::Int(1)) => stats.fills.fetch_add(1, Ordering::Relaxed),
-            _ => stats.fills_refused.fetch_add(1, Ordering::Relaxed),
-        };
+        let ttl = std::time::Duration::from_millis(spec.ttl_ms);
+        let _ = cache.fill(&lease, codec::version(&row), (&body, fp), ttl);
     }
     Ok(Some(model))
 }
