@@ -1,6 +1,8 @@
 //! Cached `Film::find_by_id` hits vs the same `find_by_id` from Postgres, `conns`
 //! connections × `tasks` coroutines, in one run (alternating, `BENCH_RUNS` times), with
-//! Redis round trips per hit.
+//! Redis round trips per hit; then the reflector: `BENCH_WRITERS` coroutines update cached
+//! rows for `BENCH_SECS`, and the run reports notifications and refreshes per second and the
+//! lag from a write's commit to its version in Redis (p50 / p99, sampled by one prober).
 //!
 //! `cargo run --release` with DATABASE_URL (a server where the bench may create the
 //! database `lifeguard_bench_cache`), REDIS_URL, BENCH_SECS=5, BENCH_RUNS=3,
@@ -160,6 +162,117 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The reflector under write load: throughput and commit-to-Redis lag.
+fn reflector_run(bench_url: &str, cache: &Cache, writers: usize, secs: u64) {
+    use lifeguard::cache::redis::{self, Value};
+    use lifeguard::reflector::{install_sql, Reflector};
+    let admin = lifeguard::Client::connect(bench_url).unwrap();
+    admin.batch_execute(&install_sql(&["film"])).unwrap();
+    let reflector = Reflector::builder(bench_url, cache.clone())
+        .tables(["film"])
+        .build()
+        .unwrap();
+    let handle = reflector.handle();
+    let runner = std::thread::spawn(move || reflector.run());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !handle.stats().leader {
+        assert!(Instant::now() < deadline, "the reflector did not take the lead");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pool = Pool::builder(bench_url).max_size(4).build().unwrap();
+    let cached = Pool::builder(bench_url).max_size(2).cache(cache.clone()).build().unwrap();
+    // Every row cached (the reflector only refreshes cached keys).
+    may::go!({
+        let cached = cached.clone();
+        move || {
+            for id in 1..=ROWS {
+                Film::find_by_id(&cached, id).unwrap().unwrap();
+            }
+        }
+    })
+    .join()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let commits = Arc::new(AtomicU64::new(0));
+    let update = "UPDATE film SET length = coalesce(length, 0) % 200 + 1 WHERE film_id = $1 RETURNING lifeguard_version";
+    let ws: Vec<_> = (0..writers)
+        .map(|i| {
+            let (pool, stop, commits) = (pool.clone(), stop.clone(), commits.clone());
+            may::go!(move || {
+                let mut rng = 0xA076_1D64_78BD_642Fu64 ^ ((i as u64 + 1) * 104_729);
+                while !stop.load(Ordering::Relaxed) {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let id = (rng % ROWS as u64) as i32 + 1;
+                    if pool.query_one(update, &[&id]).is_ok() {
+                        commits.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    // The prober: one write at a time, then poll its key until the version is there.
+    let prober = {
+        let (pool, stop, cache) = (pool.clone(), stop.clone(), cache.clone());
+        may::go!(move || {
+            let mut lags = new_hist();
+            let mut id = 0;
+            let mut lost = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                id = id % ROWS + 1;
+                let Ok(row) = pool.query_one(update, &[&id]) else { continue };
+                let committed = Instant::now();
+                let version: i64 = row.get(0);
+                let key = cache.row_key("film", &id.to_string());
+                loop {
+                    let v = cache.cmd(redis::cmd("HGET").arg(&key).arg("v"));
+                    let now: i64 = match v {
+                        Ok(Value::BulkString(b)) => String::from_utf8_lossy(&b).parse().unwrap_or(0),
+                        _ => 0,
+                    };
+                    if now >= version {
+                        let _ = lags.record(committed.elapsed().as_micros() as u64);
+                        break;
+                    }
+                    if committed.elapsed() > Duration::from_secs(5) {
+                        lost += 1;
+                        break;
+                    }
+                    may::coroutine::sleep(Duration::from_micros(200));
+                }
+            }
+            (lags, lost)
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let (s0, c0, t0) = (handle.stats(), commits.load(Ordering::Relaxed), Instant::now());
+    std::thread::sleep(Duration::from_secs(secs));
+    let (s1, c1, el) = (handle.stats(), commits.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
+    stop.store(true, Ordering::SeqCst);
+    for w in ws {
+        let _ = w.join();
+    }
+    let (lags, lost) = prober.join().unwrap();
+    // Drain: the last notifications arrive within a moment.
+    std::thread::sleep(Duration::from_secs(1));
+    handle.stop();
+    let _ = runner.join();
+    println!(
+        "reflector: {writers} writers, {:.0} commits/s; {:.0} notifications/s, {:.0} refreshes/s, {:.0} ignored/s; commit→Redis lag p50 {} µs, p99 {} µs, max {} µs ({} samples, {lost} not seen within 5 s)",
+        (c1 - c0) as f64 / el,
+        (s1.notifications - s0.notifications) as f64 / el,
+        (s1.refreshes - s0.refreshes) as f64 / el,
+        (s1.ignored - s0.ignored) as f64 / el,
+        lags.value_at_quantile(0.5),
+        lags.value_at_quantile(0.99),
+        lags.max(),
+        lags.len()
+    );
+}
+
 fn main() {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
@@ -236,6 +349,11 @@ fn main() {
         h / d,
         median(per_hit)
     );
+    let writers: usize = std::env::var("BENCH_WRITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    if writers > 0 {
+        reflector_run(&bench_url, &cache, writers, secs);
+    }
+
     // Our keys only (the shared Redis may hold others'): they expire with their TTL, but
     // there is no need to keep them.
     let mut cursor = 0u64;
