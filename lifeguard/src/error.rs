@@ -265,6 +265,9 @@ pub enum ErrorKind {
     Migrate,
     /// A model's update or delete found no row with the model's key.
     NotFound,
+    /// A model's hook ([`Hooks`](crate::model::Hooks)) refused the write, or a bulk write
+    /// was asked of a model whose hooks it cannot run; nothing was written by it.
+    Hook,
 }
 
 struct Inner {
@@ -315,6 +318,12 @@ impl Error {
 
     pub(crate) fn config(what: impl Into<Cow<'static, str>>) -> Error {
         Error::new(ErrorKind::Config, what, None)
+    }
+
+    /// The error a [`Hooks`](crate::model::Hooks) method returns to refuse a write
+    /// ([`ErrorKind::Hook`]); `why` becomes its message.
+    pub fn hook(why: impl Into<Cow<'static, str>>) -> Error {
+        Error::new(ErrorKind::Hook, why, None)
     }
 
     pub(crate) fn usage(what: impl Into<Cow<'static, str>>) -> Error {
@@ -393,6 +402,7 @@ impl fmt::Display for Error {
             ErrorKind::Usage => "invalid use",
             ErrorKind::Migrate => "migration error",
             ErrorKind::NotFound => "row not found",
+            ErrorKind::Hook => "refused by a model hook",
         };
         match (&self.0.context, &self.0.cause) {
             (Some(ctx), Some(cause)) => write!(f, "{kind}: {ctx}: {cause}"),
