@@ -1,42 +1,41 @@
 //! Hooks: code a model runs around its writes, enabled by `#[lifeguard(hooks)]`.
-//!
-//! ```ignore
-//! #[derive(lifeguard::Model)]
-//! #[lifeguard(table = "post", hooks)]
-//! struct Post { #[lifeguard(primary_key, default)] post_id: i64, title: String }
-//!
-//! impl lifeguard::model::Hooks for Post {
-//!     fn before_insert(&self, _exec: &(impl lifeguard::Executor + ?Sized)) -> lifeguard::Result<()> {
-//!         if self.title.is_empty() {
-//!             return Err(lifeguard::Error::hook("a post needs a title"));
-//!         }
-//!         Ok(())
-//!     }
-//! }
-//! ```
-//!
-//! Which write runs which hooks:
-//!
-//! | write | hooks |
-//! |---|---|
-//! | `insert`, `upsert` | `before_insert` on the row, `after_insert` on the stored row |
-//! | `insert_many` | `before_insert` on every row before any statement, then the statements (with `RETURNING`), then `after_insert` on every stored row |
-//! | `update` | `before_update` (may change the change set), `after_update` on the stored row; neither when nothing changes |
-//! | `delete`, `force_delete` | `before_delete`, `after_delete` |
-//! | `update_many`, `delete_many` | refused with [`ErrorKind::Hook`](crate::ErrorKind::Hook) before any statement: they change rows the program never sees, so no per-row hook could run |
-//!
-//! A hook's error ends the write and is returned as it is ([`Error::hook`](crate::Error::hook)
-//! makes an [`ErrorKind::Hook`](crate::ErrorKind::Hook) one). A `before_*` error comes before
-//! the write's statement, so nothing is written; an `after_*` error comes after it, so run
-//! hooked writes in a transaction and roll back on error to keep them all-or-nothing. Hooks
-//! get the write's executor: what they run through it is part of the same transaction.
 
 use super::{Changes, Model};
 use crate::{Error, Executor, Result};
 
 /// Code run around a model's writes; every method defaults to doing nothing. Implement it
-/// for a model derived with `#[lifeguard(hooks)]` (see the [module docs](self) for which
-/// write runs which hook).
+/// for a model derived with `#[lifeguard(hooks)]`.
+///
+/// ```ignore
+/// #[derive(lifeguard::Model)]
+/// #[lifeguard(table = "post", hooks)]
+/// struct Post { #[lifeguard(primary_key, default)] post_id: i64, title: String }
+///
+/// impl lifeguard::model::Hooks for Post {
+///     fn before_insert(&self, _exec: &(impl lifeguard::Executor + ?Sized)) -> lifeguard::Result<()> {
+///         if self.title.is_empty() {
+///             return Err(lifeguard::Error::hook("a post needs a title"));
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// Which write runs which hooks:
+///
+/// | write | hooks |
+/// |---|---|
+/// | `insert`, `upsert` | `before_insert` on the row, `after_insert` on the stored row |
+/// | `insert_many` | `before_insert` on every row before any statement, then each statement (with `RETURNING`) followed by `after_insert` on the rows it stored |
+/// | `update` | `before_update` (may change the change set), `after_update` on the stored row; neither when nothing changes |
+/// | `delete`, `force_delete` | `before_delete`, `after_delete` |
+/// | `update_many`, `delete_many`, `force_delete_many` | refused with [`ErrorKind::Hook`](crate::ErrorKind::Hook) before any statement: they change rows the program never sees, so no per-row hook could run |
+///
+/// A hook's error ends the write and is returned as it is ([`Error::hook`](crate::Error::hook)
+/// makes an [`ErrorKind::Hook`](crate::ErrorKind::Hook) one). A `before_*` error comes before
+/// the write's statement, so nothing is written; an `after_*` error comes after it, so run
+/// hooked writes in a transaction and roll back on error to keep them all-or-nothing. Hooks
+/// get the write's executor: what they run through it is part of the same transaction.
 pub trait Hooks: Model {
     /// Before `insert`, `upsert` and `insert_many` (for each row); an error refuses the row.
     fn before_insert(&self, exec: &(impl Executor + ?Sized)) -> Result<()> {

@@ -18,6 +18,13 @@
 //! described at build time like `query!`'s (so `lifeguard prepare` records them). Filters
 //! are combined at run time from typed [`Column`]s: identifiers come quoted from the derive,
 //! every value is a bound parameter.
+//!
+//! Per-model options: `created_at` / `updated_at` fields (or the struct's `timestamps`) are
+//! never bound: inserts and upserts write `now()`, every update sets `updated_at = now()` in
+//! the same statement. A `soft_delete` field marks deleted rows: reads by key or filter,
+//! counts and relation loads skip them unless [`Select::with_deleted`], `delete` sets it and
+//! [`Model::force_delete`] removes the row. [`Hooks`] run around writes. [`Select::stream`],
+//! [`Select::after`] and [`Select::paginate`] read piece by piece.
 
 mod expr;
 mod hooks;

@@ -2,11 +2,11 @@
 //! paginator with a page count.
 //!
 //! ```ignore
-//! for film in Film::find().order_by(Film::Title.asc()).stream(&pool)? { let film = film?; … }
+//! for film in Film::find().order_by(Film::Title.asc()).stream(&pool)? { let film = film?; /* … */ }
 //! let next = Film::find().order_by(Film::Title.asc()).after(&last).limit(20).all(&pool)?;
 //! let mut pages = Film::find().paginate(100);
 //! let count = pages.num_pages(&pool)?;                 // one COUNT statement
-//! while let Some(page) = pages.next_page(&pool)? { … } // one statement a page
+//! while let Some(page) = pages.next_page(&pool)? { /* … */ } // one statement a page
 //! ```
 
 use std::fmt::Write as _;
