@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Loads the pagila sample database (schema + data) into the database at $1 (a postgres:// URL)
-# unless it is already there. The checked-SQL macros in tests/ and examples/ are compiled
-# against it, so it must exist before the first build.
+# unless it is already there, then Lifeguard's own small fixture (scripts/fixtures/models.sql,
+# idempotent). The checked-SQL macros in tests/ and examples/ are compiled against them, so
+# they must exist before the first build.
 #
 # The fixture folder is $LIFEGUARD_PAGILA_DIR, else ../shared/fixtures/pagila next to the
 # repository, else /work/shared/fixtures/pagila.
@@ -15,7 +16,9 @@ done
 [[ -f "$dir/schema.sql" ]] || { echo "load-pagila: pagila fixture not found (set LIFEGUARD_PAGILA_DIR)" >&2; exit 1; }
 
 q() { PGCONNECT_TIMEOUT=5 psql -X -w -q -A -t -v ON_ERROR_STOP=1 "$url" "$@" </dev/null; }
+fixture() { PGCONNECT_TIMEOUT=5 psql -X -w -q -v ON_ERROR_STOP=1 "$url" -f "$root/scripts/fixtures/models.sql" </dev/null >/dev/null; }
 if [[ "$(q -c "SELECT to_regclass('public.film') IS NOT NULL AND EXISTS (SELECT 1 FROM public.film)")" == t ]]; then
+    fixture
     exit 0
 fi
 echo "load-pagila: loading $dir into ${url##*/}" >&2
@@ -24,3 +27,4 @@ q -c "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public" >/dev/null
 PGCONNECT_TIMEOUT=5 psql -X -w -q -v ON_ERROR_STOP=1 "$url" -f "$dir/schema.sql" >/dev/null
 PGCONNECT_TIMEOUT=5 psql -X -w -q -v ON_ERROR_STOP=1 "$url" -f "$dir/data.sql" >/dev/null
 q -c "REFRESH MATERIALIZED VIEW public.rental_by_category; ANALYZE" >/dev/null
+fixture

@@ -268,6 +268,9 @@ pub enum ErrorKind {
     /// Redis failed or timed out. Model reads never return it (they fall back to the
     /// database); it reaches callers of [`cache::Cache`](crate::cache::Cache)'s own methods.
     Cache,
+    /// A model's hook ([`Hooks`](crate::model::Hooks)) refused the write, or a bulk write
+    /// was asked of a model whose hooks it cannot run; nothing was written by it.
+    Hook,
 }
 
 struct Inner {
@@ -318,6 +321,12 @@ impl Error {
 
     pub(crate) fn config(what: impl Into<Cow<'static, str>>) -> Error {
         Error::new(ErrorKind::Config, what, None)
+    }
+
+    /// The error a [`Hooks`](crate::model::Hooks) method returns to refuse a write
+    /// ([`ErrorKind::Hook`]); `why` becomes its message.
+    pub fn hook(why: impl Into<Cow<'static, str>>) -> Error {
+        Error::new(ErrorKind::Hook, why, None)
     }
 
     pub(crate) fn usage(what: impl Into<Cow<'static, str>>) -> Error {
@@ -397,6 +406,7 @@ impl fmt::Display for Error {
             ErrorKind::Migrate => "migration error",
             ErrorKind::NotFound => "row not found",
             ErrorKind::Cache => "cache error",
+            ErrorKind::Hook => "refused by a model hook",
         };
         match (&self.0.context, &self.0.cause) {
             (Some(ctx), Some(cause)) => write!(f, "{kind}: {ctx}: {cause}"),

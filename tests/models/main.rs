@@ -6,6 +6,8 @@
 #[allow(dead_code)]
 mod support;
 
+mod options;
+mod paging;
 mod reads;
 mod relations;
 mod writes;

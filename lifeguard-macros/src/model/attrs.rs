@@ -10,6 +10,11 @@ pub struct StructAttrs {
     pub relations: Vec<RelationAttr>,
     /// `cache(ttl = "60s")`: the TTL in milliseconds.
     pub cache_ttl_ms: Option<u64>,
+    /// `timestamps`: the fields of the `created_at` and `updated_at` columns are
+    /// server-managed (as if marked `created_at` / `updated_at`).
+    pub timestamps: bool,
+    /// `hooks`: the model implements `lifeguard::model::Hooks`, run around every write.
+    pub hooks: bool,
 }
 
 /// Which side of a one-to-many a struct-level relation is.
@@ -46,12 +51,20 @@ pub struct FieldAttrs {
     pub default: bool,
     /// `belongs_to = Model`: this field holds that model's primary key.
     pub belongs_to: Option<Path>,
+    /// `created_at`: set to `now()` by insert and upsert, never written otherwise.
+    pub created_at: bool,
+    /// `updated_at`: set to `now()` by every insert, upsert and update.
+    pub updated_at: bool,
+    /// `soft_delete`: this nullable timestamp marks a deleted row; `delete` sets it and
+    /// selects skip the rows that have it.
+    pub soft_delete: bool,
 }
 
 pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
     let mut table = None;
     let mut relations = Vec::new();
     let mut cache_ttl_ms = None;
+    let (mut timestamps, mut hooks) = (false, false);
     for attr in input
         .attrs
         .iter()
@@ -70,10 +83,14 @@ pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
             } else if meta.path.is_ident("cache") {
                 cache_ttl_ms = Some(parse_cache(&meta)?);
                 Ok(())
+            } else if meta.path.is_ident("timestamps") {
+                timestamps = true;
+                Ok(())
+            } else if meta.path.is_ident("hooks") {
+                hooks = true;
+                Ok(())
             } else {
-                Err(meta.error(
-                    "expected `table = \"...\"`, `has_many(...)`, `has_one(...)` or `cache(ttl = \"60s\")`",
-                ))
+                Err(meta.error("expected `table = \"...\"`, `has_many(...)`, `has_one(...)`, `timestamps`, `hooks` or `cache(ttl = \"60s\")`"))
             }
         })?;
     }
@@ -87,6 +104,8 @@ pub fn parse_struct(input: &DeriveInput) -> syn::Result<StructAttrs> {
         table,
         relations,
         cache_ttl_ms,
+        timestamps,
+        hooks,
     })
 }
 
@@ -183,9 +202,15 @@ pub fn parse_field(field: &Field) -> syn::Result<FieldAttrs> {
                 out.column = Some(meta.value()?.parse::<LitStr>()?);
             } else if meta.path.is_ident("belongs_to") {
                 out.belongs_to = Some(meta.value()?.parse::<Path>()?);
+            } else if meta.path.is_ident("created_at") {
+                out.created_at = true;
+            } else if meta.path.is_ident("updated_at") {
+                out.updated_at = true;
+            } else if meta.path.is_ident("soft_delete") {
+                out.soft_delete = true;
             } else {
                 return Err(meta.error(
-                    "expected `primary_key`, `default`, `column = \"...\"` or `belongs_to = Model`",
+                    "expected `primary_key`, `default`, `column = \"...\"`, `belongs_to = Model`, `created_at`, `updated_at` or `soft_delete`",
                 ));
             }
             Ok(())

@@ -33,8 +33,9 @@ pub fn generate(m: &Model) -> TokenStream {
         .filter(|&i| m.fields[i].primary_key)
         .collect();
     let insert_columns: Vec<usize> = (0..m.fields.len())
-        .filter(|&i| !m.fields[i].default)
+        .filter(|&i| m.fields[i].inserted())
         .collect();
+    let options = options(m);
     let (column_list, select, select_by_key, insert, upsert, delete) = (
         &s.column_list,
         &s.select,
@@ -67,6 +68,21 @@ pub fn generate(m: &Model) -> TokenStream {
         quote!((#(::core::clone::Clone::clone(&self.#key_fields),)*))
     };
     let relations = relations(m);
+    // `hooks`: the trait's no-op becomes a call into the user's `Hooks` impl (a missing
+    // impl is a compile error naming `Hooks`).
+    let hook = if m.hooks {
+        quote! {
+            fn __hook(
+                &self,
+                exec: &(impl ::lifeguard::Executor + ?Sized),
+                event: ::lifeguard::model::Event<'_, Self>,
+            ) -> ::lifeguard::Result<()> {
+                ::lifeguard::model::__run_hook(self, exec, event)
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
 
     let consts = m.fields.iter().map(|f| {
         let name = format_ident!("{}", camel(&f.ident.to_string()), span = f.ident.span());
@@ -185,6 +201,19 @@ pub fn generate(m: &Model) -> TokenStream {
         #vis fn delete(&self, exec: &(impl ::lifeguard::Executor + ?Sized)) -> ::lifeguard::Result<()> {
             <Self as ::lifeguard::Model>::delete(self, exec)
         }
+        /// Removes this row, even from a soft-deleting model (see
+        /// [`lifeguard::Model::force_delete`]).
+        #vis fn force_delete(&self, exec: &(impl ::lifeguard::Executor + ?Sized)) -> ::lifeguard::Result<()> {
+            <Self as ::lifeguard::Model>::force_delete(self, exec)
+        }
+        /// Removes every row matching `filter`, soft-deleted or not (see
+        /// [`lifeguard::Model::force_delete_many`]).
+        #vis fn force_delete_many(
+            exec: &(impl ::lifeguard::Executor + ?Sized),
+            filter: ::lifeguard::model::Expr<Self>,
+        ) -> ::lifeguard::Result<u64> {
+            <Self as ::lifeguard::Model>::force_delete_many(exec, filter)
+        }
         /// Updates every row matching `filter` (see [`lifeguard::Model::update_many`]).
         #vis fn update_many(
             exec: &(impl ::lifeguard::Executor + ?Sized),
@@ -228,6 +257,7 @@ pub fn generate(m: &Model) -> TokenStream {
                 upsert: #upsert,
                 delete: #delete,
                 column_list: #column_list,
+                #options
             };
 
             fn from_row(row: &::lifeguard::Row) -> ::lifeguard::Result<Self> {
@@ -251,6 +281,8 @@ pub fn generate(m: &Model) -> TokenStream {
             fn key(&self) -> Self::Key {
                 #key_of_self
             }
+
+            #hook
         }
 
         const _: () = {
@@ -260,6 +292,29 @@ pub fn generate(m: &Model) -> TokenStream {
                 #(#checks)*
             }
         };
+    }
+}
+
+/// The `ModelMeta` fields of the timestamp, soft-delete and hook options.
+fn options(m: &Model) -> TokenStream {
+    use super::model::Managed;
+    let s = &m.sql;
+    let (force_delete, upsert_columns, hooks) = (&s.force_delete, &s.upsert_columns, m.hooks);
+    let find =
+        |pred: &dyn Fn(&super::model::FieldModel) -> bool| match m.fields.iter().position(pred) {
+            Some(i) => quote!(::core::option::Option::Some(#i)),
+            None => quote!(::core::option::Option::None),
+        };
+    let created_at = find(&|f| f.managed == Some(Managed::Created));
+    let updated_at = find(&|f| f.managed == Some(Managed::Updated));
+    let deleted_at = find(&|f| f.soft_delete);
+    quote! {
+        force_delete: #force_delete,
+        upsert_columns: &[#(#upsert_columns),*],
+        created_at: #created_at,
+        updated_at: #updated_at,
+        deleted_at: #deleted_at,
+        hooks: #hooks,
     }
 }
 

@@ -2,6 +2,7 @@
 //! database through the same describe step as `query!` (online, offline, or recording for
 //! `lifeguard prepare`).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use proc_macro2::TokenStream;
@@ -27,6 +28,27 @@ pub struct FieldModel {
     /// `belongs_to = Parent`: the relation's method name (the field without `_id`) and the
     /// parent model.
     pub belongs_to: Option<(Ident, syn::Path)>,
+    /// `created_at` / `updated_at`: written as `now()` by the statements, never bound.
+    pub managed: Option<Managed>,
+    /// `soft_delete`: the `deleted_at` of a soft-deleted row.
+    pub soft_delete: bool,
+}
+
+/// A server-managed timestamp column.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Managed {
+    /// Set on insert only.
+    Created,
+    /// Set on insert and on every update.
+    Updated,
+}
+
+impl FieldModel {
+    /// Whether an insert binds this field (not left to the server, not `now()`, not the
+    /// soft-delete mark, which a new row never has).
+    pub fn inserted(&self) -> bool {
+        !self.default && self.managed.is_none() && !self.soft_delete
+    }
 }
 
 /// The whole model.
@@ -37,6 +59,8 @@ pub struct Model {
     pub fields: Vec<FieldModel>,
     /// Struct-level `has_many` / `has_one`.
     pub relations: Vec<attrs::RelationAttr>,
+    /// `hooks`: writes call the model's `lifeguard::model::Hooks`.
+    pub hooks: bool,
     pub sql: Statements,
     /// Offline entries read, for rebuild tracking.
     pub offline_files: Vec<PathBuf>,
@@ -57,6 +81,10 @@ pub struct Statements {
     /// `SELECT * FROM <table> WHERE <key>`: a cached model's miss reads every column, so its
     /// bytes are the reflector's.
     pub select_row: String,
+    /// `DELETE FROM <table> WHERE <key> …`: the same as `delete` unless the model soft-deletes.
+    pub force_delete: String,
+    /// Indexes of the fields the upsert binds (all but the managed timestamps).
+    pub upsert_columns: Vec<usize>,
     /// `SELECT * FROM <table>` with a marking comment: described with the table's columns an
     /// insert must set (the comment keeps its offline entry apart from a user's query).
     pub table_check: String,
@@ -104,18 +132,27 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
         .collect::<Vec<_>>()
         .join(" AND ");
     let select_by_key = format!("{select} WHERE {key_where}");
-    let ins: Vec<usize> = (0..fields.len()).filter(|&i| !fields[i].default).collect();
-    let insert = if ins.is_empty() {
+    let ins: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].inserted())
+        .collect();
+    // Server-managed timestamps are `now()` in the statement text, after the bound columns.
+    let managed: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].managed.is_some())
+        .collect();
+    let now = |n: usize| std::iter::repeat_n("now()".to_owned(), n);
+    let insert = if ins.is_empty() && managed.is_empty() {
         format!("INSERT INTO {table} DEFAULT VALUES RETURNING {column_list}")
     } else {
         format!(
             "INSERT INTO {table} ({}) VALUES ({}) RETURNING {column_list}",
             ins.iter()
+                .chain(&managed)
                 .map(|&i| columns[i].as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
             (1..=ins.len())
                 .map(|n| format!("${n}"))
+                .chain(now(managed.len()))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
@@ -125,18 +162,29 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
         .map(|&i| columns[i].as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    // Every non-key column takes the new value; with only key columns, re-assigning the
-    // first key keeps `RETURNING` returning the row on a conflict.
+    // Every non-key column takes the new value (`updated_at` the new `now()`, `created_at`
+    // keeps the first insert's); with only key columns, re-assigning the first key keeps
+    // `RETURNING` returning the row on a conflict.
     let mut assign: Vec<usize> = (0..fields.len())
-        .filter(|&i| !fields[i].primary_key)
+        .filter(|&i| !fields[i].primary_key && fields[i].managed != Some(Managed::Created))
         .collect();
     if assign.is_empty() {
         assign.push(key[0]);
     }
+    let upsert_columns: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].managed.is_none())
+        .collect();
     let upsert = format!(
-        "INSERT INTO {table} ({column_list}) VALUES ({}) ON CONFLICT ({key_cols}) DO UPDATE SET {} RETURNING {column_list}",
-        (1..=fields.len())
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({key_cols}) DO UPDATE SET {} RETURNING {column_list}",
+        upsert_columns
+            .iter()
+            .chain(&managed)
+            .map(|&i| columns[i].as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        (1..=upsert_columns.len())
             .map(|n| format!("${n}"))
+            .chain(now(managed.len()))
             .collect::<Vec<_>>()
             .join(", "),
         assign
@@ -145,8 +193,34 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let delete = format!("DELETE FROM {table} WHERE {key_where}");
-    let select_row = format!("SELECT * FROM {table} WHERE {key_where}");
+    let force_delete = format!("DELETE FROM {table} WHERE {key_where}");
+    // A soft-deleting model: `delete` marks the row (once), and reads by key skip marked rows.
+    let (select_by_key, delete) = match fields.iter().position(|f| f.soft_delete) {
+        Some(d) => {
+            let mut set = format!("{} = now()", columns[d]);
+            if let Some(u) = fields
+                .iter()
+                .position(|f| f.managed == Some(Managed::Updated))
+            {
+                let _ = write!(set, ", {} = now()", columns[u]);
+            }
+            (
+                format!("{select_by_key} AND {} IS NULL", columns[d]),
+                format!(
+                    "UPDATE {table} SET {set} WHERE {key_where} AND {} IS NULL",
+                    columns[d]
+                ),
+            )
+        }
+        None => (select_by_key, force_delete.clone()),
+    };
+    let select_row = match fields.iter().position(|f| f.soft_delete) {
+        Some(d) => format!(
+            "SELECT * FROM {table} WHERE {key_where} AND {} IS NULL",
+            columns[d]
+        ),
+        None => format!("SELECT * FROM {table} WHERE {key_where}"),
+    };
     let table_check = format!("SELECT * FROM {table} /* lifeguard model: insert check */");
     Statements {
         table,
@@ -158,6 +232,8 @@ fn statements(table: &str, fields: &[FieldModel]) -> Statements {
         upsert,
         delete,
         select_row,
+        force_delete,
+        upsert_columns,
         table_check,
     }
 }
@@ -221,6 +297,18 @@ fn parse(input: &DeriveInput) -> syn::Result<Model> {
             default: a.default,
             marker: None,
             belongs_to,
+            managed: match (a.created_at, a.updated_at) {
+                (true, true) => {
+                    return Err(syn::Error::new(
+                        f.span(),
+                        "a field is `created_at` or `updated_at`, not both",
+                    ))
+                }
+                (true, false) => Some(Managed::Created),
+                (false, true) => Some(Managed::Updated),
+                (false, false) => None,
+            },
+            soft_delete: a.soft_delete,
         });
     }
     if fields.is_empty() {
@@ -235,11 +323,20 @@ fn parse(input: &DeriveInput) -> syn::Result<Model> {
             "a model needs a primary key: mark its field(s) with #[lifeguard(primary_key)]",
         ));
     }
+    options(input, attrs.timestamps, &mut fields)?;
     let table = attrs.table.value();
     if table.is_empty() || table.split('.').any(str::is_empty) || table.split('.').count() > 2 {
         return Err(syn::Error::new(
             attrs.table.span(),
             "expected a table name, or schema.table",
+        ));
+    }
+    if let (Some(_), Some(f)) = (attrs.cache_ttl_ms, fields.iter().find(|f| f.soft_delete)) {
+        // The reflector refreshes a soft-deleted row like any other change, so a hit would
+        // hand it back: not supported until hits check the marker.
+        return Err(syn::Error::new(
+            f.ident.span(),
+            "a cached model cannot soft-delete yet: drop `cache(..)` or `soft_delete`",
         ));
     }
     let sql = statements(&table, &fields);
@@ -249,10 +346,72 @@ fn parse(input: &DeriveInput) -> syn::Result<Model> {
         table_lit: attrs.table,
         fields,
         relations: attrs.relations,
+        hooks: attrs.hooks,
         sql,
         offline_files: Vec::new(),
         cache_ttl_ms: attrs.cache_ttl_ms,
     })
+}
+
+/// Applies the struct's `timestamps` and checks the timestamp and soft-delete fields: one
+/// of each at most, none a key or `default` (the statements write them), soft delete on an
+/// `Option`.
+fn options(input: &DeriveInput, timestamps: bool, fields: &mut [FieldModel]) -> syn::Result<()> {
+    if timestamps {
+        for (column, kind) in [
+            ("created_at", Managed::Created),
+            ("updated_at", Managed::Updated),
+        ] {
+            if fields.iter().any(|f| f.managed == Some(kind)) {
+                continue;
+            }
+            match fields.iter_mut().find(|f| f.column == column) {
+                Some(f) => f.managed = Some(kind),
+                None => {
+                    return Err(syn::Error::new_spanned(
+                        &input.ident,
+                        format!("`timestamps` needs a field for the `{column}` column (or mark another field #[lifeguard({column})])"),
+                    ))
+                }
+            }
+        }
+    }
+    let mut seen = [None::<&Ident>; 3];
+    for f in fields.iter() {
+        let what = match (f.managed, f.soft_delete) {
+            (None, false) => continue,
+            (Some(_), true) => {
+                return Err(syn::Error::new(
+                    f.ident.span(),
+                    "a soft-delete field cannot also be a timestamp",
+                ))
+            }
+            (Some(Managed::Created), false) => 0,
+            (Some(Managed::Updated), false) => 1,
+            (None, true) => 2,
+        };
+        let name = ["created_at", "updated_at", "soft_delete"][what];
+        if let Some(first) = seen[what] {
+            return Err(syn::Error::new(
+                f.ident.span(),
+                format!("only one `{name}` field (`{first}` is already)"),
+            ));
+        }
+        seen[what] = Some(&f.ident);
+        if f.primary_key || f.default {
+            return Err(syn::Error::new(
+                f.ident.span(),
+                format!("a `{name}` field is written by the model's statements: it cannot be `primary_key` or `default`"),
+            ));
+        }
+        if f.soft_delete && !f.is_option {
+            return Err(syn::Error::new(
+                f.ty.span(),
+                "a `soft_delete` field is NULL for live rows: make it an `Option<…>` of a timestamp",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The field a server message names (`column "x" …`), if any.
@@ -273,9 +432,13 @@ pub fn build(input: &DeriveInput) -> syn::Result<Model> {
         ("insert", model.sql.insert.clone()),
         ("upsert", model.sql.upsert.clone()),
         ("delete", model.sql.delete.clone()),
+        ("force delete", model.sql.force_delete.clone()),
     ];
     let mut select_desc = None;
     for (what, sql) in statements {
+        if what == "force delete" && sql == model.sql.delete {
+            continue;
+        }
         match data::describe(&sql) {
             Ok((desc, file)) => {
                 model.offline_files.extend(file);

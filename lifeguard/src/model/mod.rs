@@ -18,15 +18,29 @@
 //! described at build time like `query!`'s (so `lifeguard prepare` records them). Filters
 //! are combined at run time from typed [`Column`]s: identifiers come quoted from the derive,
 //! every value is a bound parameter.
+//!
+//! Per-model options: `created_at` / `updated_at` fields (or the struct's `timestamps`) are
+//! never bound: inserts and upserts write `now()`, every update sets `updated_at = now()` in
+//! the same statement. A `soft_delete` field marks deleted rows: reads by key or filter,
+//! counts and relation loads skip them unless [`Select::with_deleted`], `delete` sets it and
+//! [`Model::force_delete`] removes the row. [`Hooks`] run around writes. [`Select::stream`],
+//! [`Select::after`] and [`Select::paginate`] read piece by piece.
 
 mod expr;
+mod hooks;
+mod page;
 mod relation;
 mod select;
+mod soft;
 mod write;
 
 use std::marker::PhantomData;
 
 pub use expr::{Expr, Order};
+pub use hooks::Hooks;
+#[doc(hidden)]
+pub use hooks::{__run as __run_hook, Event};
+pub use page::{Paginator, RowsOf};
 #[doc(hidden)]
 pub use relation::AsKey;
 pub use relation::{BelongsTo, HasMany, HasOne, RelationKey, Through};
@@ -62,6 +76,19 @@ pub struct ModelMeta {
     pub delete: &'static str,
     /// `, `-joined column list for `RETURNING`.
     pub column_list: &'static str,
+    /// `DELETE FROM <table> WHERE <key> = $1 …`, even for a soft-deleting model (whose
+    /// `delete` is an `UPDATE` setting its `deleted_at`).
+    pub force_delete: &'static str,
+    /// Indexes of the columns an upsert binds (all but the server-managed timestamps).
+    pub upsert_columns: &'static [usize],
+    /// The `created_at` column (`now()` on insert), if the model has one.
+    pub created_at: Option<usize>,
+    /// The `updated_at` column (`now()` on insert and every update), if any.
+    pub updated_at: Option<usize>,
+    /// The soft-delete column (NULL for live rows), if the model soft-deletes.
+    pub deleted_at: Option<usize>,
+    /// Whether writes run the model's [`Hooks`].
+    pub hooks: bool,
 }
 
 /// A struct mapped to a table. Implemented by `#[derive(lifeguard::Model)]`, which also adds
@@ -85,6 +112,13 @@ pub trait Model: Sized {
 
     /// This row's primary key (cloned from its key field(s)).
     fn key(&self) -> Self::Key;
+
+    /// Runs one of the model's [`Hooks`]; a no-op unless the derive has `hooks`.
+    #[doc(hidden)]
+    fn __hook(&self, exec: &(impl Executor + ?Sized), event: Event<'_, Self>) -> Result<()> {
+        let _ = (exec, event);
+        Ok(())
+    }
 
     /// Set by `#[lifeguard(cache(ttl = ".."))]`: `find_by_id` reads Redis first.
     #[doc(hidden)]
@@ -131,13 +165,11 @@ pub trait Model: Sized {
     /// Inserts this row (the fields marked `default` are left to the server) and returns
     /// the stored row.
     fn insert(&self, exec: &(impl Executor + ?Sized)) -> Result<Self> {
+        self.__hook(exec, Event::BeforeInsert)?;
         let values = self.values();
-        let params: Vec<Param<'_>> = Self::META
-            .insert_columns
-            .iter()
-            .map(|&i| values[i])
-            .collect();
+        let params = write::pick(&values, Self::META.insert_columns);
         let stored = Self::from_row(&exec.query_one(Self::META.insert, &params)?)?;
+        stored.__hook(exec, Event::AfterInsert)?;
         crate::cache::model::after_write::<Self>(exec, stored.__own_cache_key());
         Ok(stored)
     }
@@ -150,10 +182,13 @@ pub trait Model: Sized {
     }
 
     /// Inserts this row, or on a key conflict updates every other column; returns the
-    /// stored row.
+    /// stored row. Runs the insert [`Hooks`].
     fn upsert(&self, exec: &(impl Executor + ?Sized)) -> Result<Self> {
-        let params = self.values();
+        self.__hook(exec, Event::BeforeInsert)?;
+        let values = self.values();
+        let params = write::pick(&values, Self::META.upsert_columns);
         let stored = Self::from_row(&exec.query_one(Self::META.upsert, &params)?)?;
+        stored.__hook(exec, Event::AfterInsert)?;
         crate::cache::model::after_write::<Self>(exec, stored.__own_cache_key());
         Ok(stored)
     }
@@ -169,21 +204,34 @@ pub trait Model: Sized {
         Ok(())
     }
 
-    /// Deletes this row (by its key). A row that does not exist is an
+    /// Deletes this row (by its key); a soft-deleting model sets its `deleted_at` instead.
+    /// A row that does not exist (or is already soft-deleted) is an
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) error.
     fn delete(&self, exec: &(impl Executor + ?Sized)) -> Result<()> {
+        self.__hook(exec, Event::BeforeDelete)?;
         let values = self.values();
         let params: Vec<Param<'_>> = Self::META.key.iter().map(|&i| values[i]).collect();
         match exec.execute(Self::META.delete, &params)? {
             0 => Err(write::not_found::<Self>("delete")),
             _ => {
                 crate::cache::model::after_write::<Self>(exec, self.__own_cache_key());
-                Ok(())
+                self.__hook(exec, Event::AfterDelete)
             }
         }
     }
 
-    /// Applies `changes` to every row matching `filter`; returns how many rows changed.
+    /// Removes this row (by its key), even from a soft-deleting model, soft-deleted or
+    /// not. A row that does not exist is an
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) error.
+    fn force_delete(&self, exec: &(impl Executor + ?Sized)) -> Result<()> {
+        write::force_delete(exec, self)?;
+        crate::cache::model::after_write::<Self>(exec, self.__own_cache_key());
+        Ok(())
+    }
+
+    /// Applies `changes` to every row matching `filter` (live rows only, for a
+    /// soft-deleting model), `updated_at` too; returns how many rows changed. Refused for a
+    /// model with [`Hooks`] ([`ErrorKind::Hook`](crate::ErrorKind::Hook)).
     fn update_many(
         exec: &(impl Executor + ?Sized),
         filter: Expr<Self>,
@@ -192,9 +240,16 @@ pub trait Model: Sized {
         write::update_many(exec, &filter, &changes)
     }
 
-    /// Deletes every row matching `filter`; returns how many.
+    /// Deletes every row matching `filter` (a soft-deleting model marks the live ones);
+    /// returns how many. Refused for a model with [`Hooks`].
     fn delete_many(exec: &(impl Executor + ?Sized), filter: Expr<Self>) -> Result<u64> {
-        write::delete_many(exec, &filter)
+        write::delete_many(exec, &filter, false)
+    }
+
+    /// Removes every row matching `filter`, soft-deleted or not; returns how many. Refused
+    /// for a model with [`Hooks`].
+    fn force_delete_many(exec: &(impl Executor + ?Sized), filter: Expr<Self>) -> Result<u64> {
+        write::delete_many(exec, &filter, true)
     }
 }
 

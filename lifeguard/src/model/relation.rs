@@ -1,7 +1,7 @@
 //! Relations between models, declared on the derive (`belongs_to` on a foreign key field,
 //! `has_many` / `has_one` on the struct) and loaded eagerly: one statement per relation for
 //! any number of rows (`WHERE <key> = ANY($1)` with every key in one array parameter), never
-//! one per row.
+//! one per row. Soft-deleted rows of a related model are not loaded.
 //!
 //! ```ignore
 //! let films = Film::find().filter(Film::Title.like("A%")).all(&pool)?;   // 1 statement
@@ -91,7 +91,8 @@ where
         let keys = distinct(children.iter().map(|c| (self.fk)(c).cloned()));
         let mut parents: HashMap<P::Key, P> = HashMap::with_capacity(keys.len());
         if !keys.is_empty() {
-            let sql = format!("{} WHERE {} = ANY($1)", P::META.select, single_key::<P>()?);
+            let mut sql = format!("{} WHERE {} = ANY($1)", P::META.select, single_key::<P>()?);
+            super::soft::and_live::<P>(&mut sql, "");
             for row in On::reads(exec).query_stream(sql.as_str(), &[&keys])? {
                 let parent = P::from_row(&row?)?;
                 parents.insert(parent.key(), parent);
@@ -120,6 +121,7 @@ where
         return Ok(groups);
     }
     let mut sql = format!("{} WHERE {fk_column} = ANY($1)", C::META.select);
+    super::soft::and_live::<C>(&mut sql, "");
     order_by_key::<C>(&mut sql, "");
     for row in On::reads(exec).query_stream(sql.as_str(), &[&keys])? {
         let child = C::from_row(&row?)?;
@@ -265,6 +267,7 @@ where
                 other = self.other_column,
                 ckey = single_key::<C>()?,
             );
+            super::soft::and_live::<C>(&mut sql, "\"t\".");
             order_by_key::<C>(&mut sql, "\"t\".");
             let at = C::META.columns.len();
             for row in On::reads(exec).query_stream(sql.as_str(), &[&keys])? {

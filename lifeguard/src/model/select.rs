@@ -12,9 +12,15 @@ use crate::{Executor, Result};
 #[must_use = "a query does nothing until all/one/optional/count/exists runs it"]
 pub struct Select<M> {
     filter: Option<Expr<M>>,
-    order: Vec<Order<M>>,
-    limit: Option<i64>,
-    offset: Option<i64>,
+    pub(super) order: Vec<Order<M>>,
+    pub(super) limit: Option<i64>,
+    pub(super) offset: Option<i64>,
+    /// Soft-deleted rows too (`with_deleted`).
+    pub(super) with_deleted: bool,
+    /// Keyset pagination: rows after this one in the select's order (`after`).
+    pub(super) after: Option<Box<M>>,
+    /// Keyset order: the key columns end the order, so it is total (`after`, `paginate`).
+    pub(super) keyset: bool,
 }
 
 impl<M> std::fmt::Debug for Select<M> {
@@ -24,6 +30,8 @@ impl<M> std::fmt::Debug for Select<M> {
             .field("order", &self.order)
             .field("limit", &self.limit)
             .field("offset", &self.offset)
+            .field("with_deleted", &self.with_deleted)
+            .field("after", &self.after.is_some())
             .finish()
     }
 }
@@ -35,6 +43,9 @@ impl<M: Model> Select<M> {
             order: Vec::new(),
             limit: None,
             offset: None,
+            with_deleted: false,
+            after: None,
+            keyset: false,
         }
     }
 
@@ -65,19 +76,60 @@ impl<M: Model> Select<M> {
         self
     }
 
-    /// The statement text after `SELECT …`/`FROM`, and its parameters.
-    fn tail<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>, paging: bool) {
+    /// Soft-deleted rows too, for a model with a `soft_delete` field (which `find`, `count`
+    /// and `exists` otherwise skip); no effect on other models.
+    pub fn with_deleted(mut self) -> Self {
+        self.with_deleted = true;
+        self
+    }
+
+    /// The statement text after `SELECT …`/`FROM`, and its parameters: the conditions
+    /// (the soft-delete one, the filter, the keyset one) joined by AND, then with `paging`
+    /// the order, limit and offset.
+    pub(super) fn tail<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>, paging: bool) {
+        let live = if self.with_deleted {
+            None
+        } else {
+            super::soft::live::<M>("")
+        };
+        let keyset = paging && self.after.is_some();
+        let parts =
+            usize::from(live.is_some()) + usize::from(self.filter.is_some()) + usize::from(keyset);
+        let mut first = true;
+        let mut next = |sql: &mut String| {
+            sql.push_str(if std::mem::take(&mut first) {
+                " WHERE "
+            } else {
+                " AND "
+            });
+        };
+        if let Some(live) = &live {
+            next(sql);
+            sql.push_str(live);
+        }
         if let Some(f) = &self.filter {
-            sql.push_str(" WHERE ");
+            next(sql);
+            // Parenthesized when combined: the filter may be an OR.
+            if parts > 1 {
+                sql.push('(');
+            }
             f.render(sql, params);
+            if parts > 1 {
+                sql.push(')');
+            }
         }
         if !paging {
             return;
         }
-        for (i, o) in self.order.iter().enumerate() {
+        let order = self.keyset_order();
+        if let Some(after) = &self.after {
+            next(sql);
+            super::page::keyset_predicate(&**after, &order, sql, params);
+        }
+        for (i, o) in order.iter().enumerate() {
             sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
-            sql.push_str(o.column);
-            sql.push_str(o.dir);
+            sql.push_str(o.0);
+            sql.push_str(o.1);
         }
         if let Some(n) = &self.limit {
             params.push(n);
@@ -89,7 +141,7 @@ impl<M: Model> Select<M> {
         }
     }
 
-    fn statement(&self) -> (String, Vec<Param<'_>>) {
+    pub(super) fn statement(&self) -> (String, Vec<Param<'_>>) {
         let mut sql = String::from(M::META.select);
         let mut params = Vec::new();
         self.tail(&mut sql, &mut params, true);
@@ -101,7 +153,7 @@ impl<M: Model> Select<M> {
         self.statement().0
     }
 
-    /// Every matching row.
+    /// Every matching row (see [`stream`](Select::stream) to take them one at a time).
     pub fn all(&self, exec: &(impl Executor + ?Sized)) -> Result<Vec<M>> {
         let (sql, params) = self.statement();
         On::reads(exec)

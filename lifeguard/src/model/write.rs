@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::expr::Value;
-use super::{Column, Expr, Model, Nullable, Param};
+use super::hooks::{refuse_bulk, Event};
+use super::{soft, Column, Expr, Model, Nullable, Param};
 use crate::{Error, ErrorKind, Executor, Result, ToSql};
 
 /// The most parameters one statement may carry (the protocol counts them in an `i16`…
@@ -83,6 +84,11 @@ impl<M> Changes<M> {
     }
 }
 
+/// The values at `indexes`, as parameters.
+pub(crate) fn pick<'a>(values: &[Param<'a>], indexes: &[usize]) -> Vec<Param<'a>> {
+    indexes.iter().map(|&i| values[i]).collect()
+}
+
 /// The error for an update or delete whose row is gone.
 pub(crate) fn not_found<M: Model>(what: &'static str) -> Error {
     Error::new(
@@ -109,8 +115,12 @@ fn key_clause<'a, M: Model>(values: &[Param<'a>], sql: &mut String, params: &mut
 pub(crate) fn update<M: Model>(
     exec: &(impl Executor + ?Sized),
     model: &M,
-    changes: Changes<M>,
+    mut changes: Changes<M>,
 ) -> Result<Option<M>> {
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    model.__hook(exec, Event::BeforeUpdate(&mut changes))?;
     if changes.is_empty() {
         return Ok(None);
     }
@@ -118,12 +128,25 @@ pub(crate) fn update<M: Model>(
     let mut sql = format!("UPDATE {}", M::META.table);
     let mut params = Vec::with_capacity(changes.sets.len() + M::META.key.len());
     changes.render(&mut sql, &mut params);
+    soft::touch::<M>(&mut sql, &changes.sets);
     key_clause::<M>(&values, &mut sql, &mut params);
     sql.push_str(" RETURNING ");
     sql.push_str(M::META.column_list);
-    match exec.query_opt(sql.as_str(), &params)? {
-        Some(row) => M::from_row(&row).map(Some),
-        None => Err(not_found::<M>("update")),
+    let stored = match exec.query_opt(sql.as_str(), &params)? {
+        Some(row) => M::from_row(&row)?,
+        None => return Err(not_found::<M>("update")),
+    };
+    stored.__hook(exec, Event::AfterUpdate)?;
+    Ok(Some(stored))
+}
+
+pub(crate) fn force_delete<M: Model>(exec: &(impl Executor + ?Sized), model: &M) -> Result<()> {
+    model.__hook(exec, Event::BeforeDelete)?;
+    let values = model.values();
+    let params = pick(&values, M::META.key);
+    match exec.execute(M::META.force_delete, &params)? {
+        0 => Err(not_found::<M>("force_delete")),
+        _ => model.__hook(exec, Event::AfterDelete),
     }
 }
 
@@ -132,48 +155,103 @@ pub(crate) fn update_many<M: Model>(
     filter: &Expr<M>,
     changes: &Changes<M>,
 ) -> Result<u64> {
+    refuse_bulk::<M>("update_many")?;
     if changes.is_empty() {
         return Ok(0);
     }
     let mut sql = format!("UPDATE {}", M::META.table);
     let mut params = Vec::new();
     changes.render(&mut sql, &mut params);
-    sql.push_str(" WHERE ");
+    soft::touch::<M>(&mut sql, &changes.sets);
+    sql.push_str(" WHERE (");
     filter.render(&mut sql, &mut params);
+    sql.push(')');
+    soft::and_live::<M>(&mut sql, "");
     exec.execute(sql.as_str(), &params)
 }
 
 pub(crate) fn delete_many<M: Model>(
     exec: &(impl Executor + ?Sized),
     filter: &Expr<M>,
+    force: bool,
 ) -> Result<u64> {
-    let mut sql = format!("DELETE FROM {} WHERE ", M::META.table);
+    refuse_bulk::<M>(if force {
+        "force_delete_many"
+    } else {
+        "delete_many"
+    })?;
+    let mut sql = match M::META.deleted_at {
+        Some(d) if !force => {
+            let mut sql = format!(
+                "UPDATE {} SET {} = now()",
+                M::META.table,
+                M::META.columns[d]
+            );
+            soft::touch::<M>(&mut sql, &[]);
+            sql
+        }
+        _ => format!("DELETE FROM {}", M::META.table),
+    };
     let mut params = Vec::new();
+    sql.push_str(" WHERE (");
     filter.render(&mut sql, &mut params);
+    sql.push(')');
+    if !force {
+        soft::and_live::<M>(&mut sql, "");
+    }
     exec.execute(sql.as_str(), &params)
 }
 
 pub(crate) fn insert_many<M: Model>(exec: &(impl Executor + ?Sized), rows: &[M]) -> Result<u64> {
-    let cols = M::META.insert_columns;
-    if cols.is_empty() {
-        // Every column has a server default: one DEFAULT VALUES row at a time.
-        let sql = format!("INSERT INTO {} DEFAULT VALUES", M::META.table);
-        let mut n = 0;
-        for _ in rows {
-            n += exec.execute(sql.as_str(), &[])?;
+    // Hooks: every `before_insert` first (a refusal writes nothing), the stored rows come
+    // back through RETURNING for `after_insert`.
+    let hooks = M::META.hooks;
+    if hooks {
+        for row in rows {
+            row.__hook(exec, Event::BeforeInsert)?;
         }
-        return Ok(n);
+    }
+    let cols = M::META.insert_columns;
+    let now: Vec<usize> = [M::META.created_at, M::META.updated_at]
+        .into_iter()
+        .flatten()
+        .collect();
+    let returning = if hooks {
+        format!(" RETURNING {}", M::META.column_list)
+    } else {
+        String::new()
+    };
+    let mut inserted = 0;
+    let mut run = |sql: &str, params: &[Param<'_>]| -> Result<()> {
+        if hooks {
+            // Read the statement to its end before a hook may send one of its own.
+            let stored = exec.query(sql, params)?;
+            for row in &stored {
+                M::from_row(row)?.__hook(exec, Event::AfterInsert)?;
+            }
+            inserted += stored.len() as u64;
+        } else {
+            inserted += exec.execute(sql, params)?;
+        }
+        Ok(())
+    };
+    if cols.is_empty() && now.is_empty() {
+        // Every column has a server default: one DEFAULT VALUES row at a time.
+        let sql = format!("INSERT INTO {} DEFAULT VALUES{returning}", M::META.table);
+        for _ in rows {
+            run(&sql, &[])?;
+        }
+        return Ok(inserted);
     }
     let mut head = format!("INSERT INTO {} (", M::META.table);
-    for (i, &c) in cols.iter().enumerate() {
+    for (i, &c) in cols.iter().chain(&now).enumerate() {
         if i > 0 {
             head.push_str(", ");
         }
         head.push_str(M::META.columns[c]);
     }
     head.push_str(") VALUES ");
-    let per_statement = (MAX_PARAMS / cols.len()).max(1);
-    let mut inserted = 0;
+    let per_statement = (MAX_PARAMS / cols.len().max(1)).max(1);
     for chunk in rows.chunks(per_statement) {
         let mut sql = head.clone();
         let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * cols.len());
@@ -184,9 +262,17 @@ pub(crate) fn insert_many<M: Model>(exec: &(impl Executor + ?Sized), rows: &[M])
                 params.push(values[c]);
                 let _ = write!(sql, "{}${}", if i == 0 { "" } else { ", " }, params.len());
             }
+            for i in 0..now.len() {
+                sql.push_str(if i == 0 && cols.is_empty() {
+                    "now()"
+                } else {
+                    ", now()"
+                });
+            }
             sql.push(')');
         }
-        inserted += exec.execute(sql.as_str(), &params)?;
+        sql.push_str(&returning);
+        run(&sql, &params)?;
     }
     Ok(inserted)
 }
