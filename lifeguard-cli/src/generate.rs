@@ -3,12 +3,13 @@
 //! generate entity` do.
 //!
 //! Everything comes from `pg_catalog` on DATABASE_URL: the ordinary and partitioned tables
-//! of one schema (views are left out, and partitions unless named), their columns with types and
-//! nullability, the primary key (else the first unique index over NOT NULL columns), column
-//! defaults, enum labels and single-column foreign keys. The types are the ones the checked
-//! macros decode with lifeguard's default features (chrono for dates and times); a column
-//! whose type has no Rust mapping (`tsvector`, `interval`, ranges, composites, …) is left
-//! out with a comment saying so, and a warning if the insert needs it.
+//! of one schema (views are left out, and partitions unless named), their columns with
+//! types and nullability, the primary key (else the first unique index over NOT NULL
+//! columns), column defaults, enum labels and single-column foreign keys (composite ones
+//! are not relations here). The types are the ones the checked macros decode with
+//! lifeguard's default features (chrono for dates and times); a column whose type has no
+//! Rust mapping (`tsvector`, `interval`, ranges, composites, …) is left out with a comment
+//! saying so, and a warning if the insert needs it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -297,7 +298,7 @@ fn read_table(client: &Client, oid: i64, name: &str) -> Result<Table, String> {
 struct Generator<'a> {
     client: &'a Client,
     schema: String,
-    /// Type oid → its mapping (`None`: no Rust type), with a name for comments.
+    /// Type oid → its mapping (`None`: no Rust type).
     types: HashMap<u32, Option<Mapped>>,
     /// Enums met so far, by Rust name.
     enums: BTreeMap<String, PgEnum>,
