@@ -216,7 +216,7 @@ fn lifeguard_run(
         .map(|i| {
             let (pool, w) = (pool.clone(), w.clone());
             may::go!(move || {
-                let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                let mut rng = 0x9E3779B97F4A7C15u64 ^ ((i as u64 + 1) * 7919);
                 let mut h = new_hist();
                 let (mut ops, mut errs) = (0u64, 0u64);
                 while !w.stop.load(Ordering::Relaxed) {
@@ -267,12 +267,14 @@ fn sea_orm_run(url: &str, conns: usize, tasks: usize, secs: u64) -> Outcome {
             opt.max_connections(conns as u32)
                 .min_connections(conns as u32)
                 .sqlx_logging(false);
-            let db = sea_orm::Database::connect(opt).await.expect("sea-orm connect");
+            let db = sea_orm::Database::connect(opt)
+                .await
+                .expect("sea-orm connect");
             let mut joins = Vec::new();
             for i in 0..tasks {
                 let (db, w) = (db.clone(), w2.clone());
                 joins.push(tokio::spawn(async move {
-                    let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                    let mut rng = 0x9E3779B97F4A7C15u64 ^ ((i as u64 + 1) * 7919);
                     let mut h = new_hist();
                     let (mut ops, mut errs) = (0u64, 0u64);
                     while !w.stop.load(Ordering::Relaxed) {
@@ -311,8 +313,20 @@ fn agree(url: &str) {
     let m = Film::find_by_id(&pool, 133).unwrap().expect("film 133");
     let q = by_key(&pool, 133).unwrap().expect("film 133");
     assert_eq!(
-        (&m.title, m.rental_rate, m.rating, &m.special_features, m.last_update),
-        (&q.title, q.rental_rate, q.rating, &q.special_features, q.last_update)
+        (
+            &m.title,
+            m.rental_rate,
+            m.rating,
+            &m.special_features,
+            m.last_update
+        ),
+        (
+            &q.title,
+            q.rental_rate,
+            q.rating,
+            &q.special_features,
+            q.last_update
+        )
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -320,7 +334,11 @@ fn agree(url: &str) {
         .unwrap();
     let s = rt.block_on(async {
         let db = sea_orm::Database::connect(url).await.unwrap();
-        film::Entity::find_by_id(133).one(&db).await.unwrap().unwrap()
+        film::Entity::find_by_id(133)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
     });
     assert_eq!(
         (&s.title, s.rental_rate, s.release_year, s.last_update),
@@ -446,6 +464,10 @@ fn main() {
     );
     println!(
         "\nload average at end: {}",
-        load().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 }
