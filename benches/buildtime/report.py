@@ -7,6 +7,9 @@ import json
 import re
 import statistics
 
+# Where models.sh's section of RESULTS.md starts (everything after it is models.sh's).
+MODELS_MARKER = "<!-- models.sh: everything below is written by benches/buildtime/models.sh -->"
+
 LIBS = [("lg", "lifeguard"), ("sqlx", "sqlx")]
 
 
@@ -136,6 +139,13 @@ def main():
     text = "\n".join(out)
     print(text)
     if a.out:
+        # models.sh keeps its section after this marker: carry it over.
+        try:
+            old = open(a.out).read()
+        except FileNotFoundError:
+            old = ""
+        if MODELS_MARKER in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(MODELS_MARKER):]
         with open(a.out, "w") as f:
             f.write(text)
 

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod generate;
 mod migrate;
 mod prepare;
 
@@ -22,7 +23,8 @@ mod prepare;
   lifeguard migrate add -r create users
   lifeguard migrate run              # apply what is pending in migrations/
   lifeguard migrate info             # applied / pending / checksum mismatch / failed
-  lifeguard database reset           # drop, create, migrate run"
+  lifeguard database reset           # drop, create, migrate run
+  lifeguard generate models --out src/models --tables film,actor"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,6 +41,9 @@ enum Command {
     /// Create, drop or reset (drop, create, migrate) the database named by DATABASE_URL.
     #[command(subcommand)]
     Database(migrate::DatabaseCommand),
+    /// Write code from the live schema: `#[derive(lifeguard::Model)]` structs.
+    #[command(subcommand)]
+    Generate(generate::GenerateCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => prepare::run(args),
         Command::Migrate(cmd) => migrate::run(cmd),
         Command::Database(cmd) => migrate::database(cmd),
+        Command::Generate(cmd) => generate::run(cmd),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -147,7 +147,7 @@ fn config(args: &ConnectArgs) -> Result<Config, String> {
         .map_err(|e| format!("bad database URL: {e}"))
 }
 
-fn connect(args: &ConnectArgs) -> Result<Client, String> {
+pub(crate) fn connect(args: &ConnectArgs) -> Result<Client, String> {
     let cfg = config(args)?;
     Client::connect_with(&cfg).map_err(|e| format!("cannot connect to the database: {e}"))
 }

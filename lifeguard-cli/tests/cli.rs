@@ -129,7 +129,7 @@ fn fails(o: Output) -> String {
 fn help_lists_the_commands() {
     let dir = std::env::temp_dir();
     let top = ok(lifeguard(&dir, &["--help"], None));
-    for word in ["migrate", "database", "prepare"] {
+    for word in ["migrate", "database", "prepare", "generate"] {
         assert!(top.contains(word), "{top}");
     }
     assert!(top.contains("Examples:"), "{top}");
@@ -156,6 +156,10 @@ fn help_lists_the_commands() {
     let d = ok(lifeguard(&dir, &["database", "--help"], None));
     for word in ["create", "drop", "reset"] {
         assert!(d.contains(word), "{d}");
+    }
+    let g = ok(lifeguard(&dir, &["generate", "models", "--help"], None));
+    for word in ["--schema", "--tables", "--out", "--database-url"] {
+        assert!(g.contains(word), "{g}");
     }
     // Usage errors are clap's (exit code 2), not panics.
     let o = lifeguard(&dir, &["migrate", "frobnicate"], None);
