@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod migrate;
 mod prepare;
+mod reflector;
 
 /// Lifeguard: compile-time checked SQL, migrations and databases for the may runtime.
 ///
@@ -22,7 +23,9 @@ mod prepare;
   lifeguard migrate add -r create users
   lifeguard migrate run              # apply what is pending in migrations/
   lifeguard migrate info             # applied / pending / checksum mismatch / failed
-  lifeguard database reset           # drop, create, migrate run"
+  lifeguard database reset           # drop, create, migrate run
+  lifeguard reflector install film   # a migration adding the reflector's triggers to film
+  lifeguard reflector run --redis redis://127.0.0.1:6379/ film"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,6 +42,10 @@ enum Command {
     /// Create, drop or reset (drop, create, migrate) the database named by DATABASE_URL.
     #[command(subcommand)]
     Database(migrate::DatabaseCommand),
+    /// Install the reflector's triggers on tables, or run a reflector (keeps cached rows
+    /// fresh in Redis from Postgres' change notifications).
+    #[command(subcommand)]
+    Reflector(reflector::ReflectorCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +57,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => prepare::run(args),
         Command::Migrate(cmd) => migrate::run(cmd),
         Command::Database(cmd) => migrate::database(cmd),
+        Command::Reflector(cmd) => reflector::run(cmd),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
