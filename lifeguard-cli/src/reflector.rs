@@ -74,7 +74,13 @@ pub fn run(cmd: ReflectorCommand) -> Result<bool, String> {
             let slug: String = tables
                 .join("_")
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             let path = out.join(format!(
                 "{}_lifeguard_reflector_{slug}.sql",

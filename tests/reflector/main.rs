@@ -116,7 +116,10 @@ impl Env {
     }
 
     fn epoch(&self) -> i64 {
-        match self.cache.cmd(redis::cmd("GET").arg(self.cache.epoch_key())) {
+        match self
+            .cache
+            .cmd(redis::cmd("GET").arg(self.cache.epoch_key()))
+        {
             Ok(Value::BulkString(b)) => String::from_utf8_lossy(&b).parse().unwrap_or(0),
             _ => 0,
         }
@@ -261,7 +264,12 @@ struct StormFigures {
 }
 
 /// Runs the storm for `length`, calling `at(elapsed)` about every 20 ms from this thread.
-fn storm(env: &Env, reader_pool: &Pool, length: Duration, mut at: impl FnMut(Duration)) -> StormFigures {
+fn storm(
+    env: &Env,
+    reader_pool: &Pool,
+    length: Duration,
+    mut at: impl FnMut(Duration),
+) -> StormFigures {
     let stop = Arc::new(AtomicBool::new(false));
     let writes = Arc::new(AtomicU64::new(0));
     let reads = Arc::new(AtomicU64::new(0));
@@ -417,11 +425,7 @@ struct Compared {
 fn compare(env: &Env) -> Compared {
     let snap = snapshot(&env.cache);
     let prefix = env.cache.row_key("film", "");
-    let rows = env
-        .db
-        .pool()
-        .query("SELECT * FROM film", &[])
-        .unwrap();
+    let rows = env.db.pool().query("SELECT * FROM film", &[]).unwrap();
     let db: HashMap<String, Vec<u8>> = rows
         .iter()
         .map(|r| {
@@ -455,7 +459,13 @@ fn compare(env: &Env) -> Compared {
 }
 
 /// One storm round: storm, stop, quiesce, compare. Returns the comparison.
-fn round(env: &Env, pool: &Pool, name: &str, length: Duration, at: impl FnMut(Duration)) -> Compared {
+fn round(
+    env: &Env,
+    pool: &Pool,
+    name: &str,
+    length: Duration,
+    at: impl FnMut(Duration),
+) -> Compared {
     let figures = storm(env, pool, length, at);
     let quiet = quiesce(&env.cache);
     let c = compare(env);
@@ -489,7 +499,13 @@ fn storm_two_reflectors_three_rounds() {
     println!("storm: leader pid {leader}, epoch {}", env.epoch());
     let pool = env.cached_pool();
     for i in 1..=3 {
-        let c = round(&env, &pool, &format!("storm round {i}"), Duration::from_secs(4), |_| {});
+        let c = round(
+            &env,
+            &pool,
+            &format!("storm round {i}"),
+            Duration::from_secs(4),
+            |_| {},
+        );
         assert_eq!(c.differ, 0, "storm round {i}: stale keys");
     }
 }
@@ -521,7 +537,10 @@ fn leader_killed_during_the_storm() {
         takeover.as_millis()
     );
     assert_ne!(new_leader, leader);
-    assert!(takeover < Duration::from_secs(5), "takeover took {takeover:?}");
+    assert!(
+        takeover < Duration::from_secs(5),
+        "takeover took {takeover:?}"
+    );
     assert_eq!(c.differ, 0, "stale keys after the takeover");
 }
 
@@ -533,23 +552,29 @@ fn listener_terminated_during_writes() {
     let pool = env.cached_pool();
     let mut terminated: Option<Instant> = None;
     let mut back: Option<Duration> = None;
-    let c = round(&env, &pool, "listener terminated", Duration::from_secs(6), |t| {
-        if terminated.is_none() && t >= Duration::from_secs(2) {
-            let ok: bool = env
-                .db
-                .pool()
-                .query_one("SELECT pg_terminate_backend($1)", &[&backend])
-                .unwrap()
-                .get(0);
-            assert!(ok, "pg_terminate_backend");
-            terminated = Some(Instant::now());
-        }
-        if let (Some(at), None) = (terminated, back) {
-            if env.listener().is_some_and(|l| l.1 != backend) {
-                back = Some(at.elapsed());
+    let c = round(
+        &env,
+        &pool,
+        "listener terminated",
+        Duration::from_secs(6),
+        |t| {
+            if terminated.is_none() && t >= Duration::from_secs(2) {
+                let ok: bool = env
+                    .db
+                    .pool()
+                    .query_one("SELECT pg_terminate_backend($1)", &[&backend])
+                    .unwrap()
+                    .get(0);
+                assert!(ok, "pg_terminate_backend");
+                terminated = Some(Instant::now());
             }
-        }
-    });
+            if let (Some(at), None) = (terminated, back) {
+                if env.listener().is_some_and(|l| l.1 != backend) {
+                    back = Some(at.elapsed());
+                }
+            }
+        },
+    );
     let stats = reflector.handle.stats();
     println!(
         "listener terminated: backend {backend} terminated; listening again after {} ms; \
@@ -562,7 +587,112 @@ fn listener_terminated_during_writes() {
         stats.listener_reconnects
     );
     assert!(back.is_some(), "the listener did not come back");
-    assert!(stats.listener_reconnects >= 1 && stats.resyncs >= 2, "{stats:?}");
+    assert!(
+        stats.listener_reconnects >= 1 && stats.resyncs >= 2,
+        "{stats:?}"
+    );
     assert_eq!(stats.leader_changes, 1, "it stayed leader");
     assert_eq!(c.differ, 0, "stale keys after the resync");
+}
+
+/// The control: with no reflector the same storm leaves stale keys, so the comparison
+/// above can fail.
+#[test]
+fn control_without_a_reflector_keys_go_stale() {
+    let env = Env::new("control");
+    let pool = env.cached_pool();
+    let figures = storm(&env, &pool, Duration::from_secs(2), |_| {});
+    let c = compare(&env);
+    println!(
+        "control (no reflector): {} writes, {} reads; {} cached rows, {} differ from the database",
+        figures.writes, figures.reads, c.rows, c.differ
+    );
+    assert!(
+        c.differ > 0,
+        "without a reflector some cached rows must be stale"
+    );
+}
+
+fn kind(cache: &Cache, key: &str) -> Option<String> {
+    match cache.cmd(redis::cmd("HGET").arg(key).arg("k")).unwrap() {
+        Value::BulkString(b) => Some(String::from_utf8(b).unwrap()),
+        _ => None,
+    }
+}
+
+fn wait_kind(cache: &Cache, key: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while kind(cache, key).as_deref() != Some(want) {
+        assert!(
+            Instant::now() < deadline,
+            "{key} never became {want:?} (is {:?})",
+            kind(cache, key)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A delete, a key-changing update and a TRUNCATE leave tombstones; an update refreshes the
+/// cached row in place (the next read is a hit with the new row); uncached keys stay absent.
+#[test]
+fn deletes_key_changes_and_truncate_become_tombstones() {
+    let env = Env::new("tomb");
+    let reflector = InProcess::start(&env);
+    env.wait_for_listener(None);
+    let pool = env.cached_pool();
+    let db = env.db.pool().clone();
+    let cache = env.cache.clone();
+    let key = |id: i32| env.cache.row_key("film", &id.to_string());
+    let (k5, k6, k7, k8) = (key(5), key(6), key(7), key(8));
+    may::go!(move || {
+        for id in [5, 6, 7] {
+            Film::find_by_id(&pool, id).unwrap().unwrap();
+        }
+        // Wait until the fills landed (a lease turns into a row).
+        for k in [&k5, &k6, &k7] {
+            wait_kind(&cache, k, "r");
+        }
+        db.execute("DELETE FROM film WHERE film_id = 5", &[])
+            .unwrap();
+        wait_kind(&cache, &k5, "t");
+        assert_eq!(Film::find_by_id(&pool, 5).unwrap(), None);
+
+        db.execute("UPDATE film SET film_id = 2000 WHERE film_id = 6", &[])
+            .unwrap();
+        wait_kind(&cache, &k6, "t");
+
+        let hits = cache.stats().hits;
+        db.execute("UPDATE film SET title = 'Refreshed' WHERE film_id = 7", &[])
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let f = Film::find_by_id(&pool, 7).unwrap().unwrap();
+            if f.title == "Refreshed" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "film 7 was never refreshed");
+            may::coroutine::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            cache.stats().hits > hits,
+            "the refreshed row is served from Redis"
+        );
+
+        db.execute(
+            "UPDATE film SET title = 'Not cached' WHERE film_id = 8",
+            &[],
+        )
+        .unwrap();
+        db.batch_execute("TRUNCATE film").unwrap();
+        wait_kind(&cache, &k7, "t");
+        assert_eq!(kind(&cache, &k8), None, "an uncached key stays absent");
+    })
+    .join()
+    .unwrap();
+    let s = reflector.handle.stats();
+    println!(
+        "tombstones: {} notifications, {} refreshes, {} ignored, {} resyncs",
+        s.notifications, s.refreshes, s.ignored, s.resyncs
+    );
+    assert!(s.ignored >= 1, "{s:?}");
 }

@@ -859,7 +859,9 @@ impl Shared {
                 RefreshOutcome::NotCached | RefreshOutcome::Unchanged => ignored += 1,
             }
         }
-        self.counters.refreshes.fetch_add(written, Ordering::Relaxed);
+        self.counters
+            .refreshes
+            .fetch_add(written, Ordering::Relaxed);
         crate::observe::counter!("reflector_refreshes_total", written);
         self.count_ignored(ignored);
         Ok(())
