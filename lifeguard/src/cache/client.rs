@@ -1,7 +1,9 @@
-//! A pipelined Redis connection on `may::net`: callers append their encoded commands under
-//! one lock and queue a waiter; one reader coroutine parses replies (the `redis` crate's
-//! RESP parser) and hands each waiter its replies in order. Thousands of coroutines share a
-//! few connections, as they do the Postgres driver's.
+//! A pipelined Redis connection on `may::net`: callers append their encoded commands to one
+//! buffer and queue a waiter; whoever finds no write in progress writes the buffer, and
+//! keeps writing what others appended meanwhile, so concurrent callers share a syscall.
+//! One reader coroutine parses replies (the `redis` crate's RESP parser) and hands each
+//! waiter its replies in order. Thousands of coroutines share a few connections, as they
+//! do the Postgres driver's.
 
 use std::collections::VecDeque;
 use std::io::{BufReader, Write};
@@ -11,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use may::net::TcpStream;
-use may::sync::mpsc;
+use may::sync::Blocker;
 use redis::Value;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -55,11 +57,30 @@ pub(crate) fn cache_error(what: impl Into<std::borrow::Cow<'static, str>>) -> Er
     Error::new(ErrorKind::Cache, what, None)
 }
 
+type Outcome = std::result::Result<Vec<Value>, String>;
+
+/// Where a caller's replies land: one allocation and the caller's own parker (may's mpsc
+/// channel costs several allocations per call, as the driver's slot notes).
+struct Reply {
+    value: Mutex<Option<Outcome>>,
+    blocker: Blocker,
+}
+
+impl Reply {
+    fn set(&self, v: Outcome) {
+        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        self.blocker.unpark();
+    }
+    fn take(&self) -> Option<Outcome> {
+        self.value.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// A caller waiting for `want` replies.
 struct Waiter {
     want: usize,
     got: Vec<Value>,
-    tx: mpsc::Sender<std::result::Result<Vec<Value>, String>>,
+    reply: Arc<Reply>,
 }
 
 struct Shared {
@@ -73,20 +94,28 @@ impl Shared {
         self.dead.store(true, Ordering::Release);
         let waiters: Vec<Waiter> = self.pending.lock().unwrap().drain(..).collect();
         for w in waiters {
-            let _ = w.tx.send(Err(why.to_owned()));
+            w.reply.set(Err(why.to_owned()));
         }
     }
 }
 
+/// Bytes waiting to be written, and whether a caller is writing.
+struct Outbox {
+    buf: Vec<u8>,
+    flushing: bool,
+}
+
 /// One connection. Dropping the last handle shuts the socket, which ends the reader.
 pub(crate) struct Conn {
-    writer: may::sync::Mutex<TcpStream>,
+    /// Only the flushing caller touches the socket; the lock is never contended.
+    stream: may::sync::Mutex<TcpStream>,
+    outbox: Mutex<Outbox>,
     shared: Arc<Shared>,
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if let Ok(w) = self.writer.lock() {
+        if let Ok(w) = self.stream.lock() {
             let _ = w.shutdown(Shutdown::Both);
         }
     }
@@ -155,7 +184,11 @@ impl Conn {
             )
         })?;
         let conn = Conn {
-            writer: may::sync::Mutex::new(stream),
+            stream: may::sync::Mutex::new(stream),
+            outbox: Mutex::new(Outbox {
+                buf: Vec::with_capacity(8 * 1024),
+                flushing: false,
+            }),
             shared,
         };
         let mut setup = redis::pipe();
@@ -201,37 +234,74 @@ impl Conn {
         if self.is_dead() {
             return Err(cache_error("the Redis connection is closed"));
         }
-        let (tx, rx) = mpsc::channel();
-        {
-            let mut w = self
-                .writer
-                .lock()
-                .map_err(|_| cache_error("the Redis writer lock is poisoned"))?;
-            // Queued under the write lock, so the waiters' order is the wire order.
+        let reply = Arc::new(Reply {
+            value: Mutex::new(None),
+            blocker: Blocker::new(false),
+        });
+        let mut out = {
+            let mut ob = self.outbox.lock().unwrap();
+            // Queued under the outbox lock, so the waiters' order is the bytes' order.
             self.shared.pending.lock().unwrap().push_back(Waiter {
                 want,
                 got: Vec::with_capacity(want),
-                tx,
+                reply: reply.clone(),
             });
-            if let Err(e) = w.write_all(bytes) {
-                let _ = w.shutdown(Shutdown::Both);
-                drop(w);
+            ob.buf.extend_from_slice(bytes);
+            if ob.flushing {
+                None
+            } else {
+                ob.flushing = true;
+                Some(std::mem::take(&mut ob.buf))
+            }
+        };
+        while let Some(mut chunk) = out.take() {
+            let written = self
+                .stream
+                .lock()
+                .map_err(|_| cache_error("the Redis socket lock is poisoned"))
+                .and_then(|mut s| {
+                    s.write_all(&chunk).map_err(|e| {
+                        let _ = s.shutdown(Shutdown::Both);
+                        Error::new(ErrorKind::Cache, "writing to Redis", Some(Box::new(e)))
+                    })
+                });
+            let mut ob = self.outbox.lock().unwrap();
+            if let Err(e) = written {
+                ob.flushing = false;
+                drop(ob);
                 self.shared.fail_all("writing to Redis failed");
-                return Err(Error::new(
-                    ErrorKind::Cache,
-                    "writing to Redis",
-                    Some(Box::new(e)),
-                ));
+                return Err(e);
+            }
+            chunk.clear();
+            if ob.buf.is_empty() {
+                // Keep the larger buffer's capacity for the next round.
+                if ob.buf.capacity() < chunk.capacity() {
+                    ob.buf = chunk;
+                }
+                ob.flushing = false;
+            } else {
+                // More arrived while we wrote: ours to write too.
+                std::mem::swap(&mut ob.buf, &mut chunk);
+                out = Some(chunk);
             }
         }
-        match rx.recv_timeout(timeout) {
-            Ok(Ok(values)) => Ok(values),
-            Ok(Err(why)) => Err(cache_error(why)),
-            Err(_) => Err(Error::new(
-                ErrorKind::Cache,
-                format!("no answer from Redis within {timeout:?}"),
-                None,
-            )),
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match reply.take() {
+                Some(Ok(values)) => return Ok(values),
+                Some(Err(why)) => return Err(cache_error(why)),
+                None => {}
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Cache,
+                    format!("no answer from Redis within {timeout:?}"),
+                    None,
+                ));
+            }
+            // A wake-up before the park makes it return at once; a spurious one loops.
+            let _ = reply.blocker.park(Some(left));
         }
     }
 }
@@ -253,7 +323,7 @@ fn reader_loop(stream: TcpStream, shared: Arc<Shared>) {
                 if front.got.len() >= front.want {
                     let w = pending.pop_front().expect("front exists");
                     drop(pending);
-                    let _ = w.tx.send(Ok(w.got));
+                    w.reply.set(Ok(w.got));
                 }
             }
             Err(e) => {

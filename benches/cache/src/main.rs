@@ -1,0 +1,268 @@
+//! Cached `Film::find_by_id` hits vs the same `find_by_id` from Postgres, `conns`
+//! connections × `tasks` coroutines, in one run (alternating, `BENCH_RUNS` times), with
+//! Redis round trips per hit.
+//!
+//! `cargo run --release` with DATABASE_URL (a server where the bench may create the
+//! database `lifeguard_bench_cache`), REDIS_URL, BENCH_SECS=5, BENCH_RUNS=3,
+//! BENCH_CELL=8x256. See run.sh.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use lifeguard::cache::Cache;
+use lifeguard::{Executor, Pool};
+
+const ROWS: i32 = 1000;
+const DB: &str = "lifeguard_bench_cache";
+
+/// pagila's film, as tests/cache maps it.
+#[derive(Debug, Clone, PartialEq, lifeguard::Model)]
+#[lifeguard(table = "film", cache(ttl = "600s"))]
+pub struct Film {
+    #[lifeguard(primary_key, default)]
+    pub film_id: i32,
+    pub title: String,
+    pub description: Option<String>,
+    pub language_id: i32,
+    #[lifeguard(default)]
+    pub rental_rate: rust_decimal::Decimal,
+    pub length: Option<i16>,
+    #[lifeguard(default)]
+    pub last_update: chrono::DateTime<chrono::Utc>,
+}
+
+const FILM_TABLE: &str = "
+DROP TABLE IF EXISTS film;
+CREATE TABLE film (
+    film_id serial PRIMARY KEY,
+    title text NOT NULL,
+    description text,
+    language_id integer NOT NULL,
+    rental_rate numeric(4,2) NOT NULL DEFAULT 4.99,
+    length smallint,
+    last_update timestamptz NOT NULL DEFAULT now(),
+    lifeguard_version bigint
+);
+INSERT INTO film (title, description, language_id, length, lifeguard_version)
+SELECT 'Film ' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'About film ' || g END,
+       1 + g % 6, (60 + g % 120)::smallint, 1
+FROM generate_series(1, 1000) AS g;
+ANALYZE film;
+";
+
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let slash = base.rfind('/').expect("a URL with a database");
+    let mut out = format!("{}/{db}", &base[..slash]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn setup(url: &str) -> String {
+    let admin = lifeguard::Client::connect(url).expect("connect");
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
+        .unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {DB}")).unwrap();
+    let bench = with_db(url, DB);
+    lifeguard::Client::connect(bench.as_str())
+        .unwrap()
+        .batch_execute(FILM_TABLE)
+        .unwrap();
+    bench
+}
+
+struct Window {
+    measuring: AtomicBool,
+    stop: AtomicBool,
+    ops: AtomicU64,
+    errors: AtomicU64,
+    hist: Mutex<Histogram<u64>>,
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()
+}
+
+struct Outcome {
+    ops_per_sec: f64,
+    p50_us: u64,
+    p99_us: u64,
+    errors: u64,
+}
+
+fn run(pool: &Pool, tasks: usize, secs: u64) -> Outcome {
+    let w = Arc::new(Window {
+        measuring: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        ops: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        hist: Mutex::new(new_hist()),
+    });
+    let handles: Vec<_> = (0..tasks)
+        .map(|i| {
+            let (pool, w) = (pool.clone(), w.clone());
+            may::go!(move || {
+                let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ ((i as u64 + 1) * 7919);
+                let mut h = new_hist();
+                let (mut ops, mut errs) = (0u64, 0u64);
+                while !w.stop.load(Ordering::Relaxed) {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let id = (rng % ROWS as u64) as i32 + 1;
+                    let t = Instant::now();
+                    let ok = matches!(Film::find_by_id(&pool, id), Ok(Some(f)) if f.film_id == id);
+                    if w.measuring.load(Ordering::Relaxed) {
+                        if ok {
+                            ops += 1;
+                            let _ = h.record(t.elapsed().as_micros() as u64);
+                        } else {
+                            errs += 1;
+                        }
+                    }
+                }
+                w.ops.fetch_add(ops, Ordering::SeqCst);
+                w.errors.fetch_add(errs, Ordering::SeqCst);
+                w.hist.lock().unwrap().add(&h).unwrap();
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1)); // warm-up
+    w.measuring.store(true, Ordering::SeqCst);
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    w.measuring.store(false, Ordering::SeqCst);
+    let elapsed = t.elapsed().as_secs_f64();
+    w.stop.store(true, Ordering::SeqCst);
+    for h in handles {
+        let _ = h.join();
+    }
+    let hist = w.hist.lock().unwrap();
+    Outcome {
+        ops_per_sec: w.ops.load(Ordering::SeqCst) as f64 / elapsed,
+        p50_us: hist.value_at_quantile(0.5),
+        p99_us: hist.value_at_quantile(0.99),
+        errors: w.errors.load(Ordering::SeqCst),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let cell = std::env::var("BENCH_CELL").unwrap_or_else(|_| "8x256".into());
+    let (conns, tasks) = cell.split_once('x').expect("BENCH_CELL like 8x256");
+    let (conns, tasks): (usize, usize) = (conns.parse().unwrap(), tasks.parse().unwrap());
+    let redis_conns: usize = std::env::var("BENCH_REDIS_CONNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    may::config().set_workers(2);
+
+    let bench_url = setup(&url);
+    let ns = format!("lgbench-{}", std::process::id());
+    let cache = Cache::builder(redis.as_str())
+        .namespace(ns.clone())
+        .connections(redis_conns)
+        .build()
+        .unwrap();
+    let plain = Pool::builder(bench_url.as_str()).max_size(conns).min_size(conns).build().unwrap();
+    let cached = Pool::builder(bench_url.as_str())
+        .max_size(conns)
+        .min_size(conns)
+        .cache(cache.clone())
+        .build()
+        .unwrap();
+    // Fill every key once, so the cached run measures hits.
+    may::go!({
+        let cached = cached.clone();
+        move || {
+            for id in 1..=ROWS {
+                Film::find_by_id(&cached, id).unwrap().unwrap();
+            }
+        }
+    })
+    .join()
+    .unwrap();
+    let _ = plain.query_one("SELECT 1", &[]).unwrap();
+
+    println!(
+        "cache bench: {conns} connections x {tasks} coroutines, {redis_conns} Redis connections, {secs} s x {runs} runs (alternating), 2 may workers"
+    );
+    println!("| run | read | ops/s | p50 µs | p99 µs | errors |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let (mut db_ops, mut hit_ops, mut db_p99, mut hit_p99) = (vec![], vec![], vec![], vec![]);
+    let mut per_hit = vec![];
+    for r in 1..=runs {
+        let o = run(&plain, tasks, secs);
+        println!("| {r} | database | {:.0} | {} | {} | {} |", o.ops_per_sec, o.p50_us, o.p99_us, o.errors);
+        db_ops.push(o.ops_per_sec);
+        db_p99.push(o.p99_us as f64);
+        let s0 = cache.stats();
+        let o = run(&cached, tasks, secs);
+        let s1 = cache.stats();
+        let hits = s1.hits - s0.hits;
+        let trips = s1.round_trips - s0.round_trips;
+        println!("| {r} | cache hit | {:.0} | {} | {} | {} |", o.ops_per_sec, o.p50_us, o.p99_us, o.errors);
+        println!(
+            "|   | (hits {hits}, misses {}, Redis round trips {trips}: {:.3} per hit) | | | | |",
+            s1.misses - s0.misses,
+            trips as f64 / hits.max(1) as f64
+        );
+        per_hit.push(trips as f64 / hits.max(1) as f64);
+        hit_ops.push(o.ops_per_sec);
+        hit_p99.push(o.p99_us as f64);
+    }
+    let (d, h) = (median(db_ops), median(hit_ops));
+    println!(
+        "median: database {d:.0} ops/s (p99 {:.0} µs), cache hit {h:.0} ops/s (p99 {:.0} µs): hit/database {:.2}x; {:.3} round trips per hit",
+        median(db_p99),
+        median(hit_p99),
+        h / d,
+        median(per_hit)
+    );
+    // Our keys only (the shared Redis may hold others'): they expire with their TTL, but
+    // there is no need to keep them.
+    let mut cursor = 0u64;
+    loop {
+        use lifeguard::cache::redis::{self, Value};
+        let v = cache
+            .cmd(redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(format!("{ns}:*")).arg("COUNT").arg(1000))
+            .unwrap();
+        let Value::Array(parts) = v else { break };
+        let next = match &parts[0] {
+            Value::BulkString(b) => String::from_utf8_lossy(b).parse().unwrap_or(0),
+            _ => 0,
+        };
+        if let Value::Array(keys) = &parts[1] {
+            if !keys.is_empty() {
+                let mut del = redis::cmd("DEL");
+                for k in keys {
+                    if let Value::BulkString(k) = k {
+                        del.arg(k.as_slice());
+                    }
+                }
+                let _ = cache.cmd(&del);
+            }
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+}
