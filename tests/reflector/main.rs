@@ -79,11 +79,20 @@ fn namespace(test: &str) -> String {
 struct Env {
     db: TestDatabase,
     url: String,
+    redis: String,
+    /// The readers' cache.
     cache: Cache,
+    /// The test's own view of the same namespace (snapshots, the epoch), on connections of
+    /// its own and with a breaker that never opens, so the readers' faults do not hide it.
+    check: Cache,
 }
 
 impl Env {
     fn new(test: &str) -> Env {
+        Env::with_redis(test, &redis_url())
+    }
+
+    fn with_redis(test: &str, redis: &str) -> Env {
         let db = TestDatabase::builder()
             .pool_size(16)
             .create()
@@ -99,12 +108,24 @@ impl Env {
         };
         let (root, _) = base.rsplit_once('/').expect("a database URL with a path");
         let url = format!("{root}/{}{query}", db.name());
-        let cache = Cache::builder(redis_url())
+        let cache = Cache::builder(redis)
             .namespace(namespace(test))
             .connections(4)
             .build()
             .unwrap();
-        Env { db, url, cache }
+        let check = Cache::builder(redis)
+            .namespace(cache.namespace())
+            .call_timeout(Duration::from_secs(5))
+            .breaker(u32::MAX, Duration::from_millis(1))
+            .build()
+            .unwrap();
+        Env {
+            db,
+            url,
+            redis: redis.to_string(),
+            cache,
+            check,
+        }
     }
 
     fn cached_pool(&self) -> Pool {
@@ -117,8 +138,8 @@ impl Env {
 
     fn epoch(&self) -> i64 {
         match self
-            .cache
-            .cmd(redis::cmd("GET").arg(self.cache.epoch_key()))
+            .check
+            .cmd(redis::cmd("GET").arg(self.check.epoch_key()))
         {
             Ok(Value::BulkString(b)) => String::from_utf8_lossy(&b).parse().unwrap_or(0),
             _ => 0,
@@ -167,7 +188,7 @@ impl Children {
                 Command::new(&exe)
                     .args(["--exact", "reflector_child", "--ignored", "--nocapture"])
                     .env("LG_REFLECTOR_CHILD_PG", &env.url)
-                    .env("LG_REFLECTOR_CHILD_REDIS", redis_url())
+                    .env("LG_REFLECTOR_CHILD_REDIS", &env.redis)
                     .env("LG_REFLECTOR_CHILD_NS", env.cache.namespace())
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
@@ -208,7 +229,12 @@ struct InProcess {
 
 impl InProcess {
     fn start(env: &Env) -> InProcess {
-        let r = Reflector::builder(env.url.as_str(), env.cache.clone())
+        // A cache of its own, as a reflector process would have.
+        let cache = Cache::builder(env.redis.as_str())
+            .namespace(env.cache.namespace())
+            .build()
+            .unwrap();
+        let r = Reflector::builder(env.url.as_str(), cache)
             .tables(["film"])
             .build()
             .unwrap();
@@ -423,7 +449,7 @@ struct Compared {
 
 /// Compares every cached row (and tombstone) with the database, byte for byte.
 fn compare(env: &Env) -> Compared {
-    let snap = snapshot(&env.cache);
+    let snap = snapshot(&env.check);
     let prefix = env.cache.row_key("film", "");
     let rows = env.db.pool().query("SELECT * FROM film", &[]).unwrap();
     let db: HashMap<String, Vec<u8>> = rows
@@ -467,7 +493,7 @@ fn round(
     at: impl FnMut(Duration),
 ) -> Compared {
     let figures = storm(env, pool, length, at);
-    let quiet = quiesce(&env.cache);
+    let quiet = quiesce(&env.check);
     let c = compare(env);
     let stats = env.cache.stats();
     println!(
@@ -637,6 +663,14 @@ fn wait_kind(cache: &Cache, key: &str, want: &str) {
 #[test]
 fn deletes_key_changes_and_truncate_become_tombstones() {
     let env = Env::new("tomb");
+    // Keys that are not the app's (a key text that is no integer, a two-part key): the
+    // first resync must skip them, not fail on them.
+    for junk in ["abc", "1:2", "99999999999"] {
+        let k = env.cache.row_key("film", junk);
+        env.cache
+            .cmd(redis::cmd("HSET").arg(&k).arg("k").arg("r").arg("v").arg(1))
+            .unwrap();
+    }
     let reflector = InProcess::start(&env);
     env.wait_for_listener(None);
     let pool = env.cached_pool();
@@ -695,4 +729,76 @@ fn deletes_key_changes_and_truncate_become_tombstones() {
         s.notifications, s.refreshes, s.ignored, s.resyncs
     );
     assert!(s.ignored >= 1, "{s:?}");
+}
+
+/// A `redis-server` of our own on a free port, killed (by its pid) when dropped.
+struct OwnRedis(Child);
+
+impl OwnRedis {
+    fn start() -> (OwnRedis, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/ensure-services.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (OwnRedis(child), port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Redis stalls (`CLIENT PAUSE 2000 ALL` on a Redis of our own) during writes: the
+/// reflector's calls time out, it backs off and resyncs once Redis answers; readers fall
+/// back to Postgres without an error; 0 stale keys after.
+#[test]
+fn redis_stalled_during_writes() {
+    let (_redis, port) = OwnRedis::start();
+    let env = Env::with_redis("stall", &format!("redis://127.0.0.1:{port}/"));
+    let reflector = InProcess::start(&env);
+    env.wait_for_listener(None);
+    let pool = env.cached_pool();
+    let mut paused = false;
+    let c = round(&env, &pool, "redis stalled", Duration::from_secs(6), |t| {
+        if !paused && t >= Duration::from_secs(2) {
+            env.check
+                .cmd(redis::cmd("CLIENT").arg("PAUSE").arg(2000).arg("ALL"))
+                .unwrap();
+            paused = true;
+        }
+    });
+    let s = reflector.handle.stats();
+    println!(
+        "redis stalled: reflector: {} notifications, {} refreshes, {} resyncs; cache errors {}, bypassed {}",
+        s.notifications,
+        s.refreshes,
+        s.resyncs,
+        env.cache.stats().errors,
+        env.cache.stats().bypassed
+    );
+    assert!(s.resyncs >= 2, "a resync after the Redis errors: {s:?}");
+    assert_eq!(
+        s.leader_changes, 1,
+        "Redis errors do not cost the leadership"
+    );
+    assert_eq!(c.differ, 0, "stale keys after Redis came back");
 }

@@ -797,7 +797,23 @@ impl Shared {
             started.elapsed().as_secs_f64()
         );
         let _ = started;
-        let rows = rows.map_err(|e| Fault::Stop(Stop::Session(e)))?;
+        let rows = match rows {
+            Ok(rows) => rows,
+            // A key text that does not parse as the key's type (class 22, data exception):
+            // not a key the app filled. Halve the batch until the bad key is alone, and
+            // skip it, rather than failing every resync.
+            Err(e) if e.code().is_some_and(|c| c.class() == "22") => {
+                if wanted.len() == 1 {
+                    tracing::warn!(key = wanted[0], error = %e, "reflector: skipping a malformed key");
+                    return Ok(());
+                }
+                let owned: Vec<String> = wanted.iter().map(|k| (*k).to_owned()).collect();
+                let (a, b) = owned.split_at(owned.len() / 2);
+                self.refresh_keys(pg, t, a, versions, epoch)?;
+                return self.refresh_keys(pg, t, b, versions, epoch);
+            }
+            Err(e) => return Err(Stop::Session(e).into()),
+        };
         let mut found: HashMap<String, &Row> = HashMap::with_capacity(rows.len());
         for r in &rows {
             let k: String = r
