@@ -654,7 +654,7 @@ fn wait_kind(cache: &Cache, key: &str, want: &str) {
             "{key} never became {want:?} (is {:?})",
             kind(cache, key)
         );
-        std::thread::sleep(Duration::from_millis(20));
+        may::coroutine::sleep(Duration::from_millis(20));
     }
 }
 
@@ -784,16 +784,30 @@ fn redis_stalled_during_writes() {
                 .cmd(redis::cmd("CLIENT").arg("PAUSE").arg(2000).arg("ALL"))
                 .unwrap();
             paused = true;
+            let probe = Instant::now();
+            let r = env.cache.cmd(&redis::cmd("PING"));
+            println!(
+                "redis stalled: paused at {} ms; a PING then took {} ms ({})",
+                t.as_millis(),
+                probe.elapsed().as_millis(),
+                if r.is_ok() { "answered" } else { "failed" }
+            );
         }
     });
     let s = reflector.handle.stats();
     println!(
-        "redis stalled: reflector: {} notifications, {} refreshes, {} resyncs; cache errors {}, bypassed {}",
+        "redis stalled: reflector: {} notifications, {} refreshes, {} Redis errors, {} resyncs; \
+         readers' cache: {} errors, {} bypassed",
         s.notifications,
         s.refreshes,
+        s.redis_errors,
         s.resyncs,
         env.cache.stats().errors,
         env.cache.stats().bypassed
+    );
+    assert!(
+        s.redis_errors >= 1,
+        "the stall reached the reflector: {s:?}"
     );
     assert!(s.resyncs >= 2, "a resync after the Redis errors: {s:?}");
     assert_eq!(

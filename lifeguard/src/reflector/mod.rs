@@ -168,6 +168,7 @@ struct Counters {
     leader_changes: AtomicU64,
     resyncs: AtomicU64,
     listener_reconnects: AtomicU64,
+    redis_errors: AtomicU64,
     active_keys: AtomicU64,
 }
 
@@ -217,6 +218,8 @@ pub struct ReflectorStats {
     /// Listener connections replaced while leading (dropped, or silent past the heartbeat
     /// timeout).
     pub listener_reconnects: u64,
+    /// Redis calls that failed while leading (each followed by a backoff and a resync).
+    pub redis_errors: u64,
     /// Cached keys seen by the last resync.
     pub active_keys: u64,
 }
@@ -382,6 +385,7 @@ impl Shared {
             leader_changes: c.leader_changes.load(Ordering::Relaxed),
             resyncs: c.resyncs.load(Ordering::Relaxed),
             listener_reconnects: c.listener_reconnects.load(Ordering::Relaxed),
+            redis_errors: c.redis_errors.load(Ordering::Relaxed),
             active_keys: c.active_keys.load(Ordering::Relaxed),
         }
     }
@@ -546,6 +550,7 @@ impl Shared {
                 Ok(()) => backoff.reset(),
                 Err(Fault::Stop(s)) => return s,
                 Err(Fault::Redis(e)) => {
+                    self.counters.redis_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, "reflector: Redis failed; resyncing once it answers");
                     need_resync = true;
                     backoff.wait(self);
