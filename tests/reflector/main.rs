@@ -820,3 +820,62 @@ fn redis_stalled_during_writes() {
     );
     assert_eq!(c.differ, 0, "stale keys after Redis came back");
 }
+
+/// The reflector's metrics reach an installed recorder (the `metrics` feature is on in this
+/// package). The recorder is process-wide, so other tests' reflectors may add to it: only
+/// the names are checked.
+#[test]
+fn metrics_are_emitted() {
+    use metrics_util::debugging::DebuggingRecorder;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder.install().expect("install the debugging recorder");
+    let env = Env::new("metrics");
+    let reflector = InProcess::start(&env);
+    env.wait_for_listener(None);
+    let pool = env.cached_pool();
+    let db = env.db.pool().clone();
+    let cache = env.cache.clone();
+    let k3 = env.cache.row_key("film", "3");
+    may::go!(move || {
+        Film::find_by_id(&pool, 3).unwrap().unwrap();
+        wait_kind(&cache, &k3, "r");
+        db.execute("UPDATE film SET title = 'M' WHERE film_id = 3", &[])
+            .unwrap();
+        db.execute("UPDATE film SET title = 'M' WHERE film_id = 4", &[])
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Film::find_by_id(&pool, 3).unwrap().unwrap().title != "M" {
+            assert!(Instant::now() < deadline, "film 3 was never refreshed");
+            may::coroutine::sleep(Duration::from_millis(20));
+        }
+    })
+    .join()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reflector.handle.stats().ignored == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the uncached key was never ignored"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let names: std::collections::HashSet<String> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(k, _, _, _)| k.key().name().to_string())
+        .collect();
+    for name in [
+        "reflector_notifications_total",
+        "reflector_refreshes_total",
+        "reflector_ignored_total",
+        "reflector_active_keys",
+        "reflector_redis_latency_seconds",
+        "reflector_pg_latency_seconds",
+        "reflector_leader_changes_total",
+    ] {
+        assert!(names.contains(name), "{name} was not emitted: {names:?}");
+    }
+    println!("metrics: all 7 reflector metrics emitted");
+}
