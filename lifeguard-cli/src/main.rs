@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod generate;
 mod migrate;
 mod prepare;
+mod reflector;
 
 /// Lifeguard: compile-time checked SQL, migrations and databases for the may runtime.
 ///
@@ -24,7 +25,9 @@ mod prepare;
   lifeguard migrate run              # apply what is pending in migrations/
   lifeguard migrate info             # applied / pending / checksum mismatch / failed
   lifeguard database reset           # drop, create, migrate run
-  lifeguard generate models --out src/models --tables film,actor"
+  lifeguard generate models --out src/models --tables film,actor
+  lifeguard reflector install film   # a migration adding the reflector's triggers to film
+  lifeguard reflector run --redis redis://127.0.0.1:6379/ film"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,6 +47,10 @@ enum Command {
     /// Write code from the live schema: `#[derive(lifeguard::Model)]` structs.
     #[command(subcommand)]
     Generate(generate::GenerateCommand),
+    /// Install the reflector's triggers on tables, or run a reflector (keeps cached rows
+    /// fresh in Redis from Postgres' change notifications).
+    #[command(subcommand)]
+    Reflector(reflector::ReflectorCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,7 @@ fn main() -> ExitCode {
         Command::Migrate(cmd) => migrate::run(cmd),
         Command::Database(cmd) => migrate::database(cmd),
         Command::Generate(cmd) => generate::run(cmd),
+        Command::Reflector(cmd) => reflector::run(cmd),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -17,7 +17,7 @@ pub struct ConnectArgs {
     /// Connection URL (postgres://user:password@host:port/dbname); defaults to DATABASE_URL
     /// from the environment or .env.
     #[arg(long, short = 'D', value_name = "URL")]
-    database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
 }
 
 /// Where the migration files are.
@@ -141,7 +141,7 @@ fn url(args: &ConnectArgs) -> Result<String, String> {
     }
 }
 
-fn config(args: &ConnectArgs) -> Result<Config, String> {
+pub(crate) fn config(args: &ConnectArgs) -> Result<Config, String> {
     url(args)?
         .parse::<Config>()
         .map_err(|e| format!("bad database URL: {e}"))
@@ -386,7 +386,7 @@ fn print_info(info: &[lifeguard::migrate::MigrationInfo]) {
 }
 
 /// `YYYYMMDDHHMMSS` in UTC (the civil-from-days algorithm; no date crate needed).
-fn timestamp(now: SystemTime) -> i64 {
+pub(crate) fn timestamp(now: SystemTime) -> i64 {
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;

@@ -27,6 +27,7 @@ pub mod migrate;
 pub mod model;
 mod observe;
 mod pool;
+pub mod reflector;
 mod router;
 pub mod testing;
 
