@@ -3,7 +3,8 @@
 //! A coroutine-native PostgreSQL toolkit for the [`may`] runtime: a pipelining driver, a
 //! bounded pool, compile-time checked SQL, SQL-file migrations ([`mod@migrate`],
 //! [`migrate!`]), per-test databases ([`testing`], `#[lifeguard::test]`) and a WAL-aware
-//! replica [`Router`] with read-your-writes; cache hooks come later.
+//! replica [`Router`] with read-your-writes, models ([`mod@model`]), and Redis cache hooks
+//! ([`cache`]) kept fresh by the [`reflector`].
 //!
 //! ```no_run
 //! use lifeguard::{Client, Executor};

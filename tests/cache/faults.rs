@@ -3,61 +3,13 @@
 //! port), stopped by its pid.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lifeguard::cache::Cache;
 
-use crate::Film;
-
-/// A `redis-server` child on a fixed port, killed (by its pid) when dropped.
-struct OwnRedis {
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> OwnRedis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/ensure-services.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        OwnRedis { child: Some(child) }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::{Film, OwnRedis};
 
 #[derive(Default)]
 struct Tally {
@@ -68,8 +20,7 @@ struct Tally {
 
 #[test]
 fn redis_stopped_under_load_costs_callers_nothing() {
-    let port = free_port();
-    let mut redis = OwnRedis::start(port);
+    let (mut redis, port) = OwnRedis::start();
     let db = crate::film_db();
     let cache = Cache::builder(format!("redis://127.0.0.1:{port}/"))
         .namespace(crate::namespace("down"))
@@ -143,7 +94,7 @@ fn redis_stopped_under_load_costs_callers_nothing() {
     assert!(open);
 
     let restarted = Instant::now();
-    let _redis = OwnRedis::start(port);
+    let _redis = OwnRedis::start_on(port);
     let hits_before = cache.stats().hits;
     let resumed = loop {
         if cache.stats().hits > hits_before + 100 {

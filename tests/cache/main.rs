@@ -15,63 +15,27 @@ mod client;
 mod faults;
 mod model;
 
+#[path = "../support/cache.rs"]
+#[allow(dead_code)]
+mod shared;
+
 use lifeguard::cache::Cache;
 use lifeguard::testing::TestDatabase;
 use lifeguard::Pool;
 
-/// pagila's film, the columns a cached read needs.
-#[derive(Debug, Clone, PartialEq, lifeguard::Model)]
-#[lifeguard(table = "film", cache(ttl = "60s"))]
-pub struct Film {
-    #[lifeguard(primary_key, default)]
-    pub film_id: i32,
-    pub title: String,
-    pub description: Option<String>,
-    pub language_id: i32,
-    #[lifeguard(default)]
-    pub rental_rate: rust_decimal::Decimal,
-    pub length: Option<i16>,
-    #[lifeguard(default)]
-    pub last_update: chrono::DateTime<chrono::Utc>,
-}
-
-/// The run-time table: pagila's film columns the model maps, a version column as the
-/// reflector's install adds it, and 1,000 rows.
-pub const FILM_TABLE: &str = "
-CREATE TABLE film (
-    film_id serial PRIMARY KEY,
-    title text NOT NULL,
-    description text,
-    language_id integer NOT NULL,
-    rental_rate numeric(4,2) NOT NULL DEFAULT 4.99,
-    length smallint,
-    last_update timestamptz NOT NULL DEFAULT now(),
-    lifeguard_version bigint
-);
-INSERT INTO film (title, description, language_id, length, lifeguard_version)
-SELECT 'Film ' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'About film ' || g END,
-       1 + g % 6, (60 + g % 120)::smallint, 1
-FROM generate_series(1, 1000) AS g;
-";
-
-/// The shared Redis (`scripts/test.sh` exports `REDIS_URL`).
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
-}
-
-/// A namespace no other test (or earlier run) uses.
-pub fn namespace(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("lgtest-{test}-{}-{nanos}", std::process::id())
-}
+pub use shared::{namespace, redis_url, Film, OwnRedis};
 
 /// A fresh database with the film table.
 pub fn film_db() -> TestDatabase {
     TestDatabase::builder()
-        .fixture("film table", FILM_TABLE)
+        .fixture("film table", shared::FILM_TABLE)
+        // Versions as the reflector's install would stamp them (no triggers here: the
+        // tests set versions by hand).
+        .fixture(
+            "version column",
+            "ALTER TABLE film ADD COLUMN lifeguard_version bigint DEFAULT 1",
+        )
+        .fixture("film rows", shared::FILM_ROWS)
         .create()
         .expect("test database")
 }

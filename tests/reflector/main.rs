@@ -23,57 +23,15 @@ use lifeguard::reflector::{install_sql, Reflector, LISTENER_APPLICATION_NAME};
 use lifeguard::testing::TestDatabase;
 use lifeguard::{Executor, Pool};
 
-/// pagila's film, the columns a cached read needs (checked at build time against the test
-/// database, where pagila is loaded).
-#[derive(Debug, Clone, PartialEq, lifeguard::Model)]
-#[lifeguard(table = "film", cache(ttl = "60s"))]
-pub struct Film {
-    #[lifeguard(primary_key, default)]
-    pub film_id: i32,
-    pub title: String,
-    pub description: Option<String>,
-    pub language_id: i32,
-    #[lifeguard(default)]
-    pub rental_rate: rust_decimal::Decimal,
-    pub length: Option<i16>,
-    #[lifeguard(default)]
-    pub last_update: chrono::DateTime<chrono::Utc>,
-}
+#[path = "../support/cache.rs"]
+#[allow(dead_code)]
+mod shared;
+
+use shared::{namespace, redis_url, Film, OwnRedis, FILM_ROWS, FILM_TABLE};
 
 const ROWS: i32 = 1000;
 const WRITERS: usize = 32;
 const READERS: usize = 256;
-
-/// The run-time table: the columns the model maps, 1,000 rows inserted after the install
-/// (so each has a version).
-const FILM_TABLE: &str = "
-CREATE TABLE film (
-    film_id serial PRIMARY KEY,
-    title text NOT NULL,
-    description text,
-    language_id integer NOT NULL,
-    rental_rate numeric(4,2) NOT NULL DEFAULT 4.99,
-    length smallint,
-    last_update timestamptz NOT NULL DEFAULT now()
-);";
-
-const FILM_ROWS: &str = "
-INSERT INTO film (title, description, language_id, length)
-SELECT 'Film ' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'About film ' || g END,
-       1 + g % 6, (60 + g % 120)::smallint
-FROM generate_series(1, 1000) AS g;";
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
-}
-
-fn namespace(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("lgtest-refl-{test}-{}-{nanos}", std::process::id())
-}
 
 /// A scratch database with the film table installed, its URL, and a cache namespace.
 struct Env {
@@ -729,42 +687,6 @@ fn deletes_key_changes_and_truncate_become_tombstones() {
         s.notifications, s.refreshes, s.ignored, s.resyncs
     );
     assert!(s.ignored >= 1, "{s:?}");
-}
-
-/// A `redis-server` of our own on a free port, killed (by its pid) when dropped.
-struct OwnRedis(Child);
-
-impl OwnRedis {
-    fn start() -> (OwnRedis, u16) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/ensure-services.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        (OwnRedis(child), port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Redis stalls (`CLIENT PAUSE 2000 ALL` on a Redis of our own) during writes: the
