@@ -27,6 +27,7 @@ pub use shared::{namespace, redis_url, Film, OwnRedis};
 
 /// A fresh database with the film table.
 pub fn film_db() -> TestDatabase {
+    shared::coroutine_stacks();
     TestDatabase::builder()
         .fixture("film table", shared::FILM_TABLE)
         // Versions as the reflector's install would stamp them (no triggers here: the
@@ -52,5 +53,6 @@ pub fn cached_pool(db: &TestDatabase, cache: &Cache, size: usize) -> Pool {
 /// Runs `f` in a coroutine (the driver's handles work from threads too, but the cache is
 /// meant for coroutines) and returns its result.
 pub fn in_coroutine<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    shared::coroutine_stacks();
     may::go!(f).join().expect("the test coroutine panicked")
 }

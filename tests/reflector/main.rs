@@ -51,6 +51,7 @@ impl Env {
     }
 
     fn with_redis(test: &str, redis: &str) -> Env {
+        shared::coroutine_stacks();
         let db = TestDatabase::builder()
             .pool_size(16)
             .create()
