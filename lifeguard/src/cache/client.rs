@@ -6,7 +6,7 @@
 //! do the Postgres driver's.
 
 use std::collections::VecDeque;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::net::{Shutdown, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,6 +102,9 @@ impl Shared {
 /// Bytes waiting to be written, and whether a caller is writing.
 struct Outbox {
     buf: Vec<u8>,
+    /// An empty buffer with capacity, put in `buf`'s place while the flusher writes it,
+    /// so callers appending meanwhile do not allocate a new one.
+    spare: Vec<u8>,
     flushing: bool,
 }
 
@@ -187,6 +190,7 @@ impl Conn {
             stream: may::sync::Mutex::new(stream),
             outbox: Mutex::new(Outbox {
                 buf: Vec::with_capacity(8 * 1024),
+                spare: Vec::with_capacity(8 * 1024),
                 flushing: false,
             }),
             shared,
@@ -207,7 +211,9 @@ impl Conn {
             n += 1;
         }
         if n > 0 {
-            for v in conn.request(&setup.get_packed_pipeline(), n, call_timeout.max(timeout))? {
+            let bytes = setup.get_packed_pipeline();
+            let encode = |out: &mut Vec<u8>| out.extend_from_slice(&bytes);
+            for v in conn.request(encode, n, call_timeout.max(timeout))? {
                 if let Value::ServerError(e) = v {
                     return Err(cache_error(format!(
                         "Redis refused the connection set-up: {e}"
@@ -223,11 +229,13 @@ impl Conn {
         self.shared.dead.load(Ordering::Acquire)
     }
 
-    /// Writes `bytes` (holding `want` commands) and waits up to `timeout` for their
-    /// replies. A timeout leaves the connection usable: the late replies go to nobody.
+    /// Writes the commands `encode` appends to the outbox (`want` of them; they are
+    /// encoded in place, not into a buffer of their own that is then copied) and waits up
+    /// to `timeout` for their replies. A timeout leaves the connection usable: the late
+    /// replies go to nobody.
     pub(crate) fn request(
         &self,
-        bytes: &[u8],
+        encode: impl FnOnce(&mut Vec<u8>),
         want: usize,
         timeout: Duration,
     ) -> Result<Vec<Value>> {
@@ -246,12 +254,13 @@ impl Conn {
                 got: Vec::with_capacity(want),
                 reply: reply.clone(),
             });
-            ob.buf.extend_from_slice(bytes);
+            encode(&mut ob.buf);
             if ob.flushing {
                 None
             } else {
                 ob.flushing = true;
-                Some(std::mem::take(&mut ob.buf))
+                let spare = std::mem::take(&mut ob.spare);
+                Some(std::mem::replace(&mut ob.buf, spare))
             }
         };
         while let Some(mut chunk) = out.take() {
@@ -274,10 +283,8 @@ impl Conn {
             }
             chunk.clear();
             if ob.buf.is_empty() {
-                // Keep the larger buffer's capacity for the next round.
-                if ob.buf.capacity() < chunk.capacity() {
-                    ob.buf = chunk;
-                }
+                // The written buffer is the next round's spare.
+                ob.spare = chunk;
                 ob.flushing = false;
             } else {
                 // More arrived while we wrote: ours to write too.
@@ -306,11 +313,12 @@ impl Conn {
     }
 }
 
-fn reader_loop(stream: TcpStream, shared: Arc<Shared>) {
-    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+fn reader_loop(mut stream: TcpStream, shared: Arc<Shared>) {
+    // No BufReader: the parser's decoder keeps its own buffer and reads only when it
+    // lacks bytes, so a BufReader in between only added a copy of every reply.
     let mut parser = redis::Parser::new();
     loop {
-        match parser.parse_value(&mut reader) {
+        match parser.parse_value(&mut stream) {
             Ok(value) => {
                 let mut pending = shared.pending.lock().unwrap();
                 let Some(front) = pending.front_mut() else {
@@ -328,7 +336,7 @@ fn reader_loop(stream: TcpStream, shared: Arc<Shared>) {
             }
             Err(e) => {
                 shared.fail_all(&format!("the Redis connection closed: {e}"));
-                let _ = reader.get_ref().shutdown(Shutdown::Both);
+                let _ = stream.shutdown(Shutdown::Both);
                 return;
             }
         }

@@ -208,7 +208,10 @@ pub(crate) fn find_by_id<M: Model>(
 ) -> Result<Option<M>> {
     let stats = &cache.0.stats;
     let rkey = cache.row_key(spec.table, &M::__cache_key(key));
-    let got = cache.cmd(redis::cmd("HMGET").arg(&rkey).arg("k").arg("f").arg("d"));
+    // Sized up front: `redis::cmd` grows its argument and data vectors per `arg`.
+    let mut hmget = redis::Cmd::with_capacity(5, rkey.len() + 8);
+    hmget.arg("HMGET").arg(&rkey).arg("k").arg("f").arg("d");
+    let got = cache.cmd(&hmget);
     let fields = match got {
         Ok(Value::Array(f)) if f.len() == 3 => f,
         // Redis is down or slow (counted, and the breaker heard of it): the database.
