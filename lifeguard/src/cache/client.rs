@@ -64,9 +64,56 @@ type Outcome = std::result::Result<Vec<Value>, String>;
 struct Reply {
     value: Mutex<Option<Outcome>>,
     blocker: Blocker,
+    /// Made in a coroutine (its blocker parks coroutines): only those are recycled, and
+    /// only for coroutines.
+    in_coroutine: bool,
 }
 
+thread_local! {
+    /// Replies whose request is over, for this may worker's next requests: a request
+    /// then allocates neither the slot nor its parker (as the driver's slots do).
+    static FREE: std::cell::RefCell<Vec<Arc<Reply>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many replies a thread keeps.
+const FREE_MAX: usize = 64;
+
 impl Reply {
+    /// A reply from this thread's free list, or a new one.
+    fn get() -> Arc<Reply> {
+        let in_coroutine = may::coroutine::is_coroutine();
+        if in_coroutine {
+            // `try_with`: a thread being torn down has no free list any more.
+            if let Some(r) = FREE.try_with(|f| f.borrow_mut().pop()).ok().flatten() {
+                return r;
+            }
+        }
+        Arc::new(Reply {
+            value: Mutex::new(None),
+            blocker: Blocker::new(false),
+            in_coroutine,
+        })
+    }
+
+    /// Returns a reply to the free list once nobody else holds it: the reader has dropped
+    /// its waiter, so no late wake-up or value can reach the next request. A wake-up
+    /// permit left from this request only makes the next wait look once more.
+    fn recycle(mut reply: Arc<Reply>) {
+        if !reply.in_coroutine || !may::coroutine::is_coroutine() {
+            return;
+        }
+        let Some(r) = Arc::get_mut(&mut reply) else {
+            return;
+        };
+        *r.value.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        let _ = FREE.try_with(|f| {
+            let mut free = f.borrow_mut();
+            if free.len() < FREE_MAX {
+                free.push(reply);
+            }
+        });
+    }
+
     fn set(&self, v: Outcome) {
         *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
         self.blocker.unpark();
@@ -242,10 +289,7 @@ impl Conn {
         if self.is_dead() {
             return Err(cache_error("the Redis connection is closed"));
         }
-        let reply = Arc::new(Reply {
-            value: Mutex::new(None),
-            blocker: Blocker::new(false),
-        });
+        let reply = Reply::get();
         let mut out = {
             let mut ob = self.outbox.lock().unwrap();
             // Queued under the outbox lock, so the waiters' order is the bytes' order.
@@ -293,15 +337,16 @@ impl Conn {
             }
         }
         let deadline = std::time::Instant::now() + timeout;
-        loop {
+        let outcome = loop {
             match reply.take() {
-                Some(Ok(values)) => return Ok(values),
-                Some(Err(why)) => return Err(cache_error(why)),
+                Some(Ok(values)) => break Ok(values),
+                Some(Err(why)) => break Err(cache_error(why)),
                 None => {}
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                return Err(Error::new(
+                // The waiter stays queued (holding the reply), so this one is not recycled.
+                break Err(Error::new(
                     ErrorKind::Cache,
                     format!("no answer from Redis within {timeout:?}"),
                     None,
@@ -309,7 +354,9 @@ impl Conn {
             }
             // A wake-up before the park makes it return at once; a spurious one loops.
             let _ = reply.blocker.park(Some(left));
-        }
+        };
+        Reply::recycle(reply);
+        outcome
     }
 }
 
