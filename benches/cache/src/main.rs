@@ -6,7 +6,8 @@
 //!
 //! `cargo run --release` with DATABASE_URL (a server where the bench may create the
 //! database `lifeguard_bench_cache`), REDIS_URL, BENCH_SECS=5, BENCH_RUNS=3,
-//! BENCH_CELL=8x256. See run.sh.
+//! BENCH_CELL=8x256. See run.sh. BENCH_OPS=N with BENCH_PROFILE=database|hit runs exactly N
+//! reads and exits, for instruction counts under callgrind.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -163,6 +164,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The reflector under write load: throughput and commit-to-Redis lag.
+#[cfg(feature = "reflector")]
 fn reflector_run(bench_url: &str, cache: &Cache, writers: usize, secs: u64) {
     use lifeguard::cache::redis::{self, Value};
     use lifeguard::reflector::{install_sql, Reflector};
@@ -313,6 +315,46 @@ fn main() {
     .join()
     .unwrap();
     let _ = plain.query_one("SELECT 1", &[]).unwrap();
+    // `BENCH_OPS=N BENCH_PROFILE=database|hit`: exactly N reads on the cell, then exit
+    // (for callgrind: the difference of two N is one read's instructions without the setup).
+    if let Some(n) = std::env::var("BENCH_OPS").ok().and_then(|s| s.parse::<u64>().ok()) {
+        let mode = std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "hit".into());
+        let pool = match mode.as_str() {
+            "database" => plain.clone(),
+            "hit" => cached.clone(),
+            other => panic!("BENCH_PROFILE={other}: database or hit"),
+        };
+        let s0 = cache.stats();
+        let left = Arc::new(AtomicU64::new(n));
+        let handles: Vec<_> = (0..tasks)
+            .map(|i| {
+                let (pool, left) = (pool.clone(), left.clone());
+                may::go!(move || {
+                    let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ ((i as u64 + 1) * 7919);
+                    while left
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
+                        .is_ok()
+                    {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        let id = (rng % ROWS as u64) as i32 + 1;
+                        assert!(matches!(Film::find_by_id(&pool, id), Ok(Some(f)) if f.film_id == id));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            let _ = h.join();
+        }
+        let s1 = cache.stats();
+        println!(
+            "{mode}: {n} reads on {conns}x{tasks}; hits {}, misses {}",
+            s1.hits - s0.hits,
+            s1.misses - s0.misses
+        );
+        return;
+    }
 
     println!(
         "cache bench: {conns} connections x {tasks} coroutines, {redis_conns} Redis connections, {secs} s x {runs} runs (alternating), 2 may workers"
@@ -349,7 +391,9 @@ fn main() {
         h / d,
         median(per_hit)
     );
+    #[cfg(feature = "reflector")]
     let writers: usize = std::env::var("BENCH_WRITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    #[cfg(feature = "reflector")]
     if writers > 0 {
         reflector_run(&bench_url, &cache, writers, secs);
     }

@@ -4,7 +4,8 @@
 //! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5;
 //! BENCH_ONLY=lifeguard runs Lifeguard alone (default and worker-affine picks), for profiling;
 //! `--features alloc-count` adds allocations per query; BENCH_REPLICA_URL adds a cell for
-//! the router's replica reads — `router-spread.sh` makes the replica).
+//! the router's replica reads — `router-spread.sh` makes the replica); BENCH_OPS=N with
+//! BENCH_PROFILE=lifeguard|tokio-postgres runs exactly N selects on the first cell, for callgrind.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -496,6 +497,95 @@ fn ensure_table(url: &str, a: &PgArgs) {
     }
 }
 
+/// `BENCH_OPS=N BENCH_PROFILE=lifeguard|tokio-postgres`: exactly `N` point selects on the
+/// first `BENCH_SWEEP` cell, no warm-up or clock, then exit: for instruction counts
+/// (`valgrind --tool=callgrind`), where the difference of two runs with different `N`
+/// divided by the difference of `N` is the cost of one operation without the setup.
+fn fixed_ops(url: &str, driver: &str, conns: usize, tasks: usize, n: u64) {
+    let left = Arc::new(AtomicU64::new(n));
+    let take = |left: &AtomicU64| {
+        left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
+            .is_ok()
+    };
+    let errors = Arc::new(AtomicU64::new(0));
+    match driver {
+        "lifeguard" => {
+            use lifeguard::Executor;
+            let pool = lifeguard::Pool::builder(url)
+                .max_size(conns)
+                .min_size(conns)
+                .build()
+                .expect("lifeguard pool");
+            let handles: Vec<_> = (0..tasks)
+                .map(|i| {
+                    let (pool, left, errors) = (pool.clone(), left.clone(), errors.clone());
+                    may::go!(move || {
+                        let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                        while take(&left) {
+                            let aid = xorshift(&mut rng);
+                            if pool
+                                .query_one(SQL, &[&aid])
+                                .map(|r| r.get::<_, i32>(0))
+                                .is_err()
+                            {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                let _ = h.join();
+            }
+        }
+        "tokio-postgres" => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut clients = Vec::new();
+                for _ in 0..conns {
+                    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                        .await
+                        .expect("tokio-postgres connect");
+                    tokio::spawn(conn);
+                    let stmt = client.prepare(SQL).await.unwrap();
+                    clients.push(Arc::new((client, stmt)));
+                }
+                let mut joins = Vec::new();
+                for i in 0..tasks {
+                    let (c, left, errors) =
+                        (clients[i % conns].clone(), left.clone(), errors.clone());
+                    joins.push(tokio::spawn(async move {
+                        let mut rng = 0x9E3779B97F4A7C15u64 ^ (i as u64 + 1) * 7919;
+                        while take(&left) {
+                            let aid = xorshift(&mut rng);
+                            if c.0
+                                .query_one(&c.1, &[&aid])
+                                .await
+                                .map(|r| r.get::<_, i32>(0))
+                                .is_err()
+                            {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }));
+                }
+                for j in joins {
+                    let _ = j.await;
+                }
+            });
+        }
+        other => panic!("BENCH_PROFILE={other}: lifeguard or tokio-postgres"),
+    }
+    println!(
+        "{driver}: {n} point selects on {conns}×{tasks}, {} errors",
+        errors.load(Ordering::Relaxed)
+    );
+}
+
 fn main() {
     may::config().set_workers(2);
     // With `--features observe`: every metric is recorded, as a service exporting them would.
@@ -527,6 +617,12 @@ fn main() {
         .collect();
     let a = pg_args(&url);
     ensure_table(&url, &a);
+    if let Some(n) = std::env::var("BENCH_OPS").ok().and_then(|s| s.parse().ok()) {
+        let driver = std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "lifeguard".into());
+        let (conns, tasks) = sweep[0];
+        fixed_ops(&url, &driver, conns, tasks, n);
+        return;
+    }
     let version = String::from_utf8_lossy(
         &Command::new("psql")
             .arg("--version")

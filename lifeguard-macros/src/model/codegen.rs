@@ -46,17 +46,16 @@ pub fn generate(m: &Model) -> TokenStream {
     );
 
     let key_tys: Vec<&syn::Type> = key.iter().map(|&i| &m.fields[i].ty).collect();
-    let (key_ty, key_values) = if key.len() == 1 {
+    // The key's values as array elements: `key_values` collects them, `__with_key`
+    // lends them as a stack array (no allocation per read by key).
+    let (key_ty, key_elems) = if key.len() == 1 {
         let t = key_tys[0];
-        (
-            quote!(#t),
-            quote!(::std::vec![key as ::lifeguard::model::Param<'_>]),
-        )
+        (quote!(#t), quote!(key as ::lifeguard::model::Param<'_>))
     } else {
         let idx = (0..key.len()).map(syn::Index::from);
         (
             quote!((#(#key_tys,)*)),
-            quote!(::std::vec![#(&key.#idx as ::lifeguard::model::Param<'_>),*]),
+            quote!(#(&key.#idx as ::lifeguard::model::Param<'_>),*),
         )
     };
 
@@ -275,7 +274,14 @@ pub fn generate(m: &Model) -> TokenStream {
             }
 
             fn key_values(key: &Self::Key) -> ::std::vec::Vec<::lifeguard::model::Param<'_>> {
-                #key_values
+                ::std::vec![#key_elems]
+            }
+
+            fn __with_key<R>(
+                key: &Self::Key,
+                f: impl ::core::ops::FnOnce(&[::lifeguard::model::Param<'_>]) -> R,
+            ) -> R {
+                f(&[#key_elems])
             }
 
             fn key(&self) -> Self::Key {

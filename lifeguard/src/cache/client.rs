@@ -6,7 +6,7 @@
 //! do the Postgres driver's.
 
 use std::collections::VecDeque;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::net::{Shutdown, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,9 +64,56 @@ type Outcome = std::result::Result<Vec<Value>, String>;
 struct Reply {
     value: Mutex<Option<Outcome>>,
     blocker: Blocker,
+    /// Made in a coroutine (its blocker parks coroutines): only those are recycled, and
+    /// only for coroutines.
+    in_coroutine: bool,
 }
 
+thread_local! {
+    /// Replies whose request is over, for this may worker's next requests: a request
+    /// then allocates neither the slot nor its parker (as the driver's slots do).
+    static FREE: std::cell::RefCell<Vec<Arc<Reply>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many replies a thread keeps.
+const FREE_MAX: usize = 64;
+
 impl Reply {
+    /// A reply from this thread's free list, or a new one.
+    fn get() -> Arc<Reply> {
+        let in_coroutine = may::coroutine::is_coroutine();
+        if in_coroutine {
+            // `try_with`: a thread being torn down has no free list any more.
+            if let Some(r) = FREE.try_with(|f| f.borrow_mut().pop()).ok().flatten() {
+                return r;
+            }
+        }
+        Arc::new(Reply {
+            value: Mutex::new(None),
+            blocker: Blocker::new(false),
+            in_coroutine,
+        })
+    }
+
+    /// Returns a reply to the free list once nobody else holds it: the reader has dropped
+    /// its waiter, so no late wake-up or value can reach the next request. A wake-up
+    /// permit left from this request only makes the next wait look once more.
+    fn recycle(mut reply: Arc<Reply>) {
+        if !reply.in_coroutine || !may::coroutine::is_coroutine() {
+            return;
+        }
+        let Some(r) = Arc::get_mut(&mut reply) else {
+            return;
+        };
+        *r.value.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        let _ = FREE.try_with(|f| {
+            let mut free = f.borrow_mut();
+            if free.len() < FREE_MAX {
+                free.push(reply);
+            }
+        });
+    }
+
     fn set(&self, v: Outcome) {
         *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
         self.blocker.unpark();
@@ -102,6 +149,9 @@ impl Shared {
 /// Bytes waiting to be written, and whether a caller is writing.
 struct Outbox {
     buf: Vec<u8>,
+    /// An empty buffer with capacity, put in `buf`'s place while the flusher writes it,
+    /// so callers appending meanwhile do not allocate a new one.
+    spare: Vec<u8>,
     flushing: bool,
 }
 
@@ -187,6 +237,7 @@ impl Conn {
             stream: may::sync::Mutex::new(stream),
             outbox: Mutex::new(Outbox {
                 buf: Vec::with_capacity(8 * 1024),
+                spare: Vec::with_capacity(8 * 1024),
                 flushing: false,
             }),
             shared,
@@ -207,7 +258,9 @@ impl Conn {
             n += 1;
         }
         if n > 0 {
-            for v in conn.request(&setup.get_packed_pipeline(), n, call_timeout.max(timeout))? {
+            let bytes = setup.get_packed_pipeline();
+            let encode = |out: &mut Vec<u8>| out.extend_from_slice(&bytes);
+            for v in conn.request(encode, n, call_timeout.max(timeout))? {
                 if let Value::ServerError(e) = v {
                     return Err(cache_error(format!(
                         "Redis refused the connection set-up: {e}"
@@ -223,21 +276,20 @@ impl Conn {
         self.shared.dead.load(Ordering::Acquire)
     }
 
-    /// Writes `bytes` (holding `want` commands) and waits up to `timeout` for their
-    /// replies. A timeout leaves the connection usable: the late replies go to nobody.
+    /// Writes the commands `encode` appends to the outbox (`want` of them; they are
+    /// encoded in place, not into a buffer of their own that is then copied) and waits up
+    /// to `timeout` for their replies. A timeout leaves the connection usable: the late
+    /// replies go to nobody.
     pub(crate) fn request(
         &self,
-        bytes: &[u8],
+        encode: impl FnOnce(&mut Vec<u8>),
         want: usize,
         timeout: Duration,
     ) -> Result<Vec<Value>> {
         if self.is_dead() {
             return Err(cache_error("the Redis connection is closed"));
         }
-        let reply = Arc::new(Reply {
-            value: Mutex::new(None),
-            blocker: Blocker::new(false),
-        });
+        let reply = Reply::get();
         let mut out = {
             let mut ob = self.outbox.lock().unwrap();
             // Queued under the outbox lock, so the waiters' order is the bytes' order.
@@ -246,12 +298,13 @@ impl Conn {
                 got: Vec::with_capacity(want),
                 reply: reply.clone(),
             });
-            ob.buf.extend_from_slice(bytes);
+            encode(&mut ob.buf);
             if ob.flushing {
                 None
             } else {
                 ob.flushing = true;
-                Some(std::mem::take(&mut ob.buf))
+                let spare = std::mem::take(&mut ob.spare);
+                Some(std::mem::replace(&mut ob.buf, spare))
             }
         };
         while let Some(mut chunk) = out.take() {
@@ -274,10 +327,8 @@ impl Conn {
             }
             chunk.clear();
             if ob.buf.is_empty() {
-                // Keep the larger buffer's capacity for the next round.
-                if ob.buf.capacity() < chunk.capacity() {
-                    ob.buf = chunk;
-                }
+                // The written buffer is the next round's spare.
+                ob.spare = chunk;
                 ob.flushing = false;
             } else {
                 // More arrived while we wrote: ours to write too.
@@ -286,15 +337,16 @@ impl Conn {
             }
         }
         let deadline = std::time::Instant::now() + timeout;
-        loop {
+        let outcome = loop {
             match reply.take() {
-                Some(Ok(values)) => return Ok(values),
-                Some(Err(why)) => return Err(cache_error(why)),
+                Some(Ok(values)) => break Ok(values),
+                Some(Err(why)) => break Err(cache_error(why)),
                 None => {}
             }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                return Err(Error::new(
+                // The waiter stays queued (holding the reply), so this one is not recycled.
+                break Err(Error::new(
                     ErrorKind::Cache,
                     format!("no answer from Redis within {timeout:?}"),
                     None,
@@ -302,15 +354,18 @@ impl Conn {
             }
             // A wake-up before the park makes it return at once; a spurious one loops.
             let _ = reply.blocker.park(Some(left));
-        }
+        };
+        Reply::recycle(reply);
+        outcome
     }
 }
 
-fn reader_loop(stream: TcpStream, shared: Arc<Shared>) {
-    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+fn reader_loop(mut stream: TcpStream, shared: Arc<Shared>) {
+    // No BufReader: the parser's decoder keeps its own buffer and reads only when it
+    // lacks bytes, so a BufReader in between only added a copy of every reply.
     let mut parser = redis::Parser::new();
     loop {
-        match parser.parse_value(&mut reader) {
+        match parser.parse_value(&mut stream) {
             Ok(value) => {
                 let mut pending = shared.pending.lock().unwrap();
                 let Some(front) = pending.front_mut() else {
@@ -328,7 +383,7 @@ fn reader_loop(stream: TcpStream, shared: Arc<Shared>) {
             }
             Err(e) => {
                 shared.fail_all(&format!("the Redis connection closed: {e}"));
-                let _ = reader.get_ref().shutdown(Shutdown::Both);
+                let _ = stream.shutdown(Shutdown::Both);
                 return;
             }
         }

@@ -281,7 +281,7 @@ impl Cache {
 
     /// Runs one command. A Redis error reply is an [`ErrorKind::Cache`] error.
     pub fn cmd(&self, cmd: &redis::Cmd) -> Result<Value> {
-        let v = self.request(&cmd.get_packed_command(), 1)?.pop();
+        let v = self.request(|out| cmd.write_packed_command(out), 1)?.pop();
         match v {
             Some(Value::ServerError(e)) => Err(cache_error(format!("Redis: {e}"))),
             Some(v) => Ok(v),
@@ -295,7 +295,8 @@ impl Cache {
         if n == 0 {
             return Ok(Vec::new());
         }
-        self.request(&pipe.get_packed_pipeline(), n)
+        let bytes = pipe.get_packed_pipeline();
+        self.request(|out| out.extend_from_slice(&bytes), n)
     }
 
     /// `INCR`s the epoch key and returns the new epoch.
@@ -435,7 +436,7 @@ impl Cache {
     }
 
     /// Sends `bytes` (`want` commands) on the next connection, through the breaker.
-    fn request(&self, bytes: &[u8], want: usize) -> Result<Vec<Value>> {
+    fn request(&self, encode: impl FnOnce(&mut Vec<u8>), want: usize) -> Result<Vec<Value>> {
         let inner = &*self.0;
         if !inner.breaker.allow() {
             inner.stats.bypassed.fetch_add(1, Ordering::Relaxed);
@@ -449,7 +450,7 @@ impl Cache {
         inner.stats.round_trips.fetch_add(1, Ordering::Relaxed);
         let result = self
             .conn()
-            .and_then(|conn| conn.request(bytes, want, inner.settings.call_timeout));
+            .and_then(|conn| conn.request(encode, want, inner.settings.call_timeout));
         match &result {
             Ok(_) => inner.breaker.success(),
             Err(_) => {

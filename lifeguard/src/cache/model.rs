@@ -15,7 +15,7 @@ use redis::Value;
 
 use super::{codec, Cache};
 use crate::driver::statement::Statement;
-use crate::model::{Model, Param};
+use crate::model::Model;
 use crate::{Executor, Result};
 
 /// What `#[lifeguard(cache(ttl = "60s"))]` generates for a model.
@@ -186,12 +186,12 @@ pub(crate) fn token() -> String {
 /// The database read every fallback takes: the model's own select (through the executor's
 /// read path), never filling.
 fn from_db<M: Model>(exec: &(impl Executor + ?Sized), key: &M::Key) -> Result<Option<M>> {
-    let params = M::key_values(key);
-    crate::checked::On::reads(exec)
-        .query_opt(M::META.select_by_key, &params)?
-        .as_ref()
-        .map(M::from_row)
-        .transpose()
+    M::__with_key(key, |params| {
+        crate::checked::On::reads(exec).query_opt(M::META.select_by_key, params)
+    })?
+    .as_ref()
+    .map(M::from_row)
+    .transpose()
 }
 
 fn miss(cache: &Cache) {
@@ -208,7 +208,10 @@ pub(crate) fn find_by_id<M: Model>(
 ) -> Result<Option<M>> {
     let stats = &cache.0.stats;
     let rkey = cache.row_key(spec.table, &M::__cache_key(key));
-    let got = cache.cmd(redis::cmd("HMGET").arg(&rkey).arg("k").arg("f").arg("d"));
+    // Sized up front: `redis::cmd` grows its argument and data vectors per `arg`.
+    let mut hmget = redis::Cmd::with_capacity(5, rkey.len() + 8);
+    hmget.arg("HMGET").arg(&rkey).arg("k").arg("f").arg("d");
+    let got = cache.cmd(&hmget);
     let fields = match got {
         Ok(Value::Array(f)) if f.len() == 3 => f,
         // Redis is down or slow (counted, and the breaker heard of it): the database.
@@ -286,8 +289,7 @@ fn fill<M: Model>(
 ) -> Result<Option<M>> {
     // A Redis error here only means no fill.
     let lease = cache.lease(rkey).ok().flatten();
-    let params: Vec<Param<'_>> = M::key_values(key);
-    let Some(row) = exec.query_opt(spec.select_row, &params)? else {
+    let Some(row) = M::__with_key(key, |params| exec.query_opt(spec.select_row, params))? else {
         return Ok(None);
     };
     let positions = field_positions::<M>(row.columns()).ok_or_else(|| {

@@ -210,6 +210,7 @@ impl TlsStream {
                 conn: shared.clone(),
                 sock: self.sock,
                 raw: BytesMut::new(),
+                scratch: vec![0u8; 16 * 1024].into_boxed_slice(),
             },
             TlsWriteHalf {
                 conn: shared,
@@ -248,6 +249,9 @@ pub(crate) struct TlsReadHalf {
     sock: Stream,
     /// Ciphertext read from the socket that rustls has not taken yet.
     raw: BytesMut,
+    /// Where socket reads land (zeroed once): only the bytes read are copied into `raw`,
+    /// instead of zero-filling 16 KiB of `raw` before every read.
+    scratch: Box<[u8]>,
 }
 
 impl Read for TlsReadHalf {
@@ -270,14 +274,11 @@ impl Read for TlsReadHalf {
                 }
             }
             // Socket I/O happens without the lock so the writer is never held up.
-            self.raw.reserve(16 * 1024);
-            let start = self.raw.len();
-            self.raw.resize(start + 16 * 1024, 0);
-            let n = self.sock.read(&mut self.raw[start..])?;
-            self.raw.truncate(start + n);
+            let n = self.sock.read(&mut self.scratch)?;
             if n == 0 {
                 return Ok(0);
             }
+            self.raw.extend_from_slice(&self.scratch[..n]);
         }
     }
 }

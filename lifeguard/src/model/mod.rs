@@ -110,6 +110,14 @@ pub trait Model: Sized {
     /// The key's values, in key order.
     fn key_values(key: &Self::Key) -> Vec<Param<'_>>;
 
+    /// Calls `f` with the key's values, in key order. The derive passes a fixed-size
+    /// array, so single-row reads by key allocate nothing for their parameters; the
+    /// default collects [`key_values`](Model::key_values).
+    #[doc(hidden)]
+    fn __with_key<R>(key: &Self::Key, f: impl FnOnce(&[Param<'_>]) -> R) -> R {
+        f(&Self::key_values(key))
+    }
+
     /// This row's primary key (cloned from its key field(s)).
     fn key(&self) -> Self::Key;
 
@@ -149,12 +157,12 @@ pub trait Model: Sized {
                 return crate::cache::model::find_by_id::<Self>(exec, cache, spec, &key);
             }
         }
-        let params = Self::key_values(&key);
-        crate::checked::On::reads(exec)
-            .query_opt(Self::META.select_by_key, &params)?
-            .as_ref()
-            .map(Self::from_row)
-            .transpose()
+        Self::__with_key(&key, |params| {
+            crate::checked::On::reads(exec).query_opt(Self::META.select_by_key, params)
+        })?
+        .as_ref()
+        .map(Self::from_row)
+        .transpose()
     }
 
     /// A query over the table, refined with `filter`, `order_by`, `limit`…
