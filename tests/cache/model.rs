@@ -10,8 +10,12 @@ use crate::Film;
 
 fn setup(test: &str) -> (lifeguard::testing::TestDatabase, Cache, Pool) {
     let db = crate::film_db();
+    // Generous call timeouts: on a loaded machine a 250 ms timeout can turn a hit into a
+    // miss, and these tests count hits and round trips exactly.
     let cache = Cache::builder(crate::redis_url())
         .namespace(crate::namespace(test))
+        .call_timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .unwrap();
     let pool = crate::cached_pool(&db, &cache, 2);

@@ -74,7 +74,9 @@ fn setup(url: &str) -> String {
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
         .unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {DB}")).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {DB}"))
+        .unwrap();
     let bench = with_db(url, DB);
     lifeguard::Client::connect(bench.as_str())
         .unwrap()
@@ -178,11 +180,18 @@ fn reflector_run(bench_url: &str, cache: &Cache, writers: usize, secs: u64) {
     let runner = std::thread::spawn(move || reflector.run());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !handle.stats().leader {
-        assert!(Instant::now() < deadline, "the reflector did not take the lead");
+        assert!(
+            Instant::now() < deadline,
+            "the reflector did not take the lead"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let pool = Pool::builder(bench_url).max_size(4).build().unwrap();
-    let cached = Pool::builder(bench_url).max_size(2).cache(cache.clone()).build().unwrap();
+    let cached = Pool::builder(bench_url)
+        .max_size(2)
+        .cache(cache.clone())
+        .build()
+        .unwrap();
     // Every row cached (the reflector only refreshes cached keys).
     may::go!({
         let cached = cached.clone();
@@ -225,14 +234,18 @@ fn reflector_run(bench_url: &str, cache: &Cache, writers: usize, secs: u64) {
             let mut lost = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 id = id % ROWS + 1;
-                let Ok(row) = pool.query_one(update, &[&id]) else { continue };
+                let Ok(row) = pool.query_one(update, &[&id]) else {
+                    continue;
+                };
                 let committed = Instant::now();
                 let version: i64 = row.get(0);
                 let key = cache.row_key("film", &id.to_string());
                 loop {
                     let v = cache.cmd(redis::cmd("HGET").arg(&key).arg("v"));
                     let now: i64 = match v {
-                        Ok(Value::BulkString(b)) => String::from_utf8_lossy(&b).parse().unwrap_or(0),
+                        Ok(Value::BulkString(b)) => {
+                            String::from_utf8_lossy(&b).parse().unwrap_or(0)
+                        }
                         _ => 0,
                     };
                     if now >= version {
@@ -250,9 +263,17 @@ fn reflector_run(bench_url: &str, cache: &Cache, writers: usize, secs: u64) {
         })
     };
     std::thread::sleep(Duration::from_secs(1));
-    let (s0, c0, t0) = (handle.stats(), commits.load(Ordering::Relaxed), Instant::now());
+    let (s0, c0, t0) = (
+        handle.stats(),
+        commits.load(Ordering::Relaxed),
+        Instant::now(),
+    );
     std::thread::sleep(Duration::from_secs(secs));
-    let (s1, c1, el) = (handle.stats(), commits.load(Ordering::Relaxed), t0.elapsed().as_secs_f64());
+    let (s1, c1, el) = (
+        handle.stats(),
+        commits.load(Ordering::Relaxed),
+        t0.elapsed().as_secs_f64(),
+    );
     stop.store(true, Ordering::SeqCst);
     for w in ws {
         let _ = w.join();
@@ -278,8 +299,14 @@ fn reflector_run(bench_url: &str, cache: &Cache, writers: usize, secs: u64) {
 fn main() {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
     let cell = std::env::var("BENCH_CELL").unwrap_or_else(|_| "8x256".into());
     let (conns, tasks) = cell.split_once('x').expect("BENCH_CELL like 8x256");
     let (conns, tasks): (usize, usize) = (conns.parse().unwrap(), tasks.parse().unwrap());
@@ -296,7 +323,11 @@ fn main() {
         .connections(redis_conns)
         .build()
         .unwrap();
-    let plain = Pool::builder(bench_url.as_str()).max_size(conns).min_size(conns).build().unwrap();
+    let plain = Pool::builder(bench_url.as_str())
+        .max_size(conns)
+        .min_size(conns)
+        .build()
+        .unwrap();
     let cached = Pool::builder(bench_url.as_str())
         .max_size(conns)
         .min_size(conns)
@@ -317,7 +348,10 @@ fn main() {
     let _ = plain.query_one("SELECT 1", &[]).unwrap();
     // `BENCH_OPS=N BENCH_PROFILE=database|hit`: exactly N reads on the cell, then exit
     // (for callgrind: the difference of two N is one read's instructions without the setup).
-    if let Some(n) = std::env::var("BENCH_OPS").ok().and_then(|s| s.parse::<u64>().ok()) {
+    if let Some(n) = std::env::var("BENCH_OPS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
         let mode = std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "hit".into());
         let pool = match mode.as_str() {
             "database" => plain.clone(),
@@ -339,7 +373,9 @@ fn main() {
                         rng ^= rng >> 7;
                         rng ^= rng << 17;
                         let id = (rng % ROWS as u64) as i32 + 1;
-                        assert!(matches!(Film::find_by_id(&pool, id), Ok(Some(f)) if f.film_id == id));
+                        assert!(
+                            matches!(Film::find_by_id(&pool, id), Ok(Some(f)) if f.film_id == id)
+                        );
                     }
                 })
             })
@@ -365,7 +401,10 @@ fn main() {
     let mut per_hit = vec![];
     for r in 1..=runs {
         let o = run(&plain, tasks, secs);
-        println!("| {r} | database | {:.0} | {} | {} | {} |", o.ops_per_sec, o.p50_us, o.p99_us, o.errors);
+        println!(
+            "| {r} | database | {:.0} | {} | {} | {} |",
+            o.ops_per_sec, o.p50_us, o.p99_us, o.errors
+        );
         db_ops.push(o.ops_per_sec);
         db_p99.push(o.p99_us as f64);
         let s0 = cache.stats();
@@ -373,7 +412,10 @@ fn main() {
         let s1 = cache.stats();
         let hits = s1.hits - s0.hits;
         let trips = s1.round_trips - s0.round_trips;
-        println!("| {r} | cache hit | {:.0} | {} | {} | {} |", o.ops_per_sec, o.p50_us, o.p99_us, o.errors);
+        println!(
+            "| {r} | cache hit | {:.0} | {} | {} | {} |",
+            o.ops_per_sec, o.p50_us, o.p99_us, o.errors
+        );
         println!(
             "|   | (hits {hits}, misses {}, Redis round trips {trips}: {:.3} per hit) | | | | |",
             s1.misses - s0.misses,
@@ -392,7 +434,10 @@ fn main() {
         median(per_hit)
     );
     #[cfg(feature = "reflector")]
-    let writers: usize = std::env::var("BENCH_WRITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
+    let writers: usize = std::env::var("BENCH_WRITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
     #[cfg(feature = "reflector")]
     if writers > 0 {
         reflector_run(&bench_url, &cache, writers, secs);
@@ -404,7 +449,14 @@ fn main() {
     loop {
         use lifeguard::cache::redis::{self, Value};
         let v = cache
-            .cmd(redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(format!("{ns}:*")).arg("COUNT").arg(1000))
+            .cmd(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{ns}:*"))
+                    .arg("COUNT")
+                    .arg(1000),
+            )
             .unwrap();
         let Value::Array(parts) = v else { break };
         let next = match &parts[0] {
