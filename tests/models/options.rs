@@ -410,3 +410,46 @@ fn an_after_hook_error_inside_a_transaction_leaves_nothing() {
     assert_eq!(rows_titled(&pool, "HKT"), 0);
     assert_eq!(rows_titled(&pool, "FAIL_AFTER"), 0);
 }
+
+/// Two writers of one row: the one whose snapshot is older gets a serialization failure
+/// (SQLSTATE 40001) as a typed error, and its change is not written. The row is committed
+/// (a conflict needs two sessions) and force-deleted at the end.
+#[test]
+fn a_serialization_failure_is_typed_and_writes_nothing() {
+    let pool = pool();
+    let now = Utc::now();
+    let row = Post {
+        post_id: 0,
+        title: "serial".into(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    }
+    .insert(&pool)
+    .unwrap();
+    let tx = pool
+        .build_transaction()
+        .unwrap()
+        .isolation_level(lifeguard::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
+    let mut mine = Post::find_by_id(&tx, row.post_id).unwrap().unwrap();
+    let mut theirs = row.clone();
+    theirs
+        .update(&pool, Changes::new().set(Post::Title, "theirs".to_string()))
+        .unwrap();
+    let err = mine
+        .update(&tx, Changes::new().set(Post::Title, "mine".to_string()))
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&lifeguard::SqlState::T_R_SERIALIZATION_FAILURE),
+        "{err}"
+    );
+    assert_eq!(mine.title, "serial", "the model keeps its old values");
+    drop(tx);
+    let stored = Post::find_by_id(&pool, row.post_id).unwrap().unwrap();
+    assert_eq!(stored.title, "theirs");
+    stored.force_delete(&pool).unwrap();
+    assert_eq!(Post::find_by_id(&pool, row.post_id).unwrap(), None);
+}
