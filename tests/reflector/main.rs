@@ -323,33 +323,12 @@ fn storm(
 fn snapshot(cache: &Cache) -> HashMap<String, (String, String, Vec<u8>)> {
     let pattern = cache.table_pattern("film");
     let mut keys = Vec::new();
-    let mut cursor = "0".to_string();
+    let mut cursor = 0;
     loop {
-        let v = cache
-            .cmd(
-                redis::cmd("SCAN")
-                    .arg(&cursor)
-                    .arg("MATCH")
-                    .arg(&pattern)
-                    .arg("COUNT")
-                    .arg(1000),
-            )
-            .unwrap();
-        let Value::Array(mut parts) = v else {
-            panic!("SCAN answered {v:?}")
-        };
-        let Some(Value::Array(batch)) = parts.pop() else {
-            panic!("SCAN keys")
-        };
-        let Some(Value::BulkString(c)) = parts.pop() else {
-            panic!("SCAN cursor")
-        };
-        keys.extend(batch.into_iter().filter_map(|k| match k {
-            Value::BulkString(b) => String::from_utf8(b).ok(),
-            _ => None,
-        }));
-        cursor = String::from_utf8(c).unwrap();
-        if cursor == "0" {
+        let (next, batch) = cache.scan(cursor, &pattern, 1000).unwrap();
+        keys.extend(batch);
+        cursor = next;
+        if cursor == 0 {
             break;
         }
     }

@@ -447,32 +447,15 @@ fn main() {
     // there is no need to keep them.
     let mut cursor = 0u64;
     loop {
-        use lifeguard::cache::redis::{self, Value};
-        let v = cache
-            .cmd(
-                redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{ns}:*"))
-                    .arg("COUNT")
-                    .arg(1000),
-            )
-            .unwrap();
-        let Value::Array(parts) = v else { break };
-        let next = match &parts[0] {
-            Value::BulkString(b) => String::from_utf8_lossy(b).parse().unwrap_or(0),
-            _ => 0,
+        let Ok((next, keys)) = cache.scan(cursor, &format!("{ns}:*"), 1000) else {
+            break;
         };
-        if let Value::Array(keys) = &parts[1] {
-            if !keys.is_empty() {
-                let mut del = redis::cmd("DEL");
-                for k in keys {
-                    if let Value::BulkString(k) = k {
-                        del.arg(k.as_slice());
-                    }
-                }
-                let _ = cache.cmd(&del);
+        if !keys.is_empty() {
+            let mut del = lifeguard::cache::redis::cmd("DEL");
+            for k in &keys {
+                del.arg(k);
             }
+            let _ = cache.cmd(&del);
         }
         if next == 0 {
             break;

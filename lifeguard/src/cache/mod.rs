@@ -299,6 +299,44 @@ impl Cache {
         self.request(|out| out.extend_from_slice(&bytes), n)
     }
 
+    /// One page of `SCAN cursor MATCH pattern COUNT count`: the next cursor (0 when done)
+    /// and the keys of this page.
+    pub fn scan(&self, cursor: u64, pattern: &str, count: usize) -> Result<(u64, Vec<String>)> {
+        let reply = self.cmd(
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(count),
+        )?;
+        let bad = || cache_error("SCAN answered something else");
+        let Value::Array(mut parts) = reply else {
+            return Err(bad());
+        };
+        if parts.len() != 2 {
+            return Err(bad());
+        }
+        let Some(Value::Array(keys)) = parts.pop() else {
+            return Err(bad());
+        };
+        let next = match parts.pop() {
+            Some(Value::BulkString(b)) => std::str::from_utf8(&b)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(bad)?,
+            _ => return Err(bad()),
+        };
+        let keys = keys
+            .into_iter()
+            .filter_map(|k| match k {
+                Value::BulkString(b) => String::from_utf8(b).ok(),
+                _ => None,
+            })
+            .collect();
+        Ok((next, keys))
+    }
+
     /// `INCR`s the epoch key and returns the new epoch.
     pub fn new_epoch(&self) -> Result<i64> {
         match self.cmd(redis::cmd("INCR").arg(&self.0.epoch_key))? {
@@ -311,7 +349,7 @@ impl Cache {
     /// reader's lease, a tombstone). The lease makes the key visible to the reflector, so
     /// a change committed while the reader reads the database is refreshed over it.
     pub fn lease(&self, key: &str) -> Result<Option<Lease>> {
-        let token = model::token();
+        let token = lease_token();
         let lease_ms = self.0.settings.lease.as_millis().max(1) as u64;
         match self.eval(&self.0.scripts.lease, |c| {
             c.arg(1).arg(key).arg(&token).arg(lease_ms);
@@ -494,4 +532,19 @@ impl Cache {
         slot.conn.store(Some(c.clone()));
         Ok(c)
     }
+}
+
+/// A lease token unique across processes and calls (pid, clock, counter).
+fn lease_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }

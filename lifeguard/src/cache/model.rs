@@ -168,32 +168,6 @@ fn bulk(v: &Value) -> Option<&[u8]> {
     }
 }
 
-pub(crate) fn token() -> String {
-    use std::sync::atomic::AtomicU64;
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    format!(
-        "{}-{}-{}",
-        std::process::id(),
-        nanos,
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The database read every fallback takes: the model's own select (through the executor's
-/// read path), never filling.
-fn from_db<M: Model>(exec: &(impl Executor + ?Sized), key: &M::Key) -> Result<Option<M>> {
-    M::__with_key(key, |params| {
-        crate::checked::On::reads(exec).query_opt(M::META.select_by_key, params)
-    })?
-    .as_ref()
-    .map(M::from_row)
-    .transpose()
-}
-
 fn miss(cache: &Cache) {
     cache.0.stats.misses.fetch_add(1, Ordering::Relaxed);
     crate::observe::counter!("lifeguard_cache_misses_total", 1);
@@ -217,7 +191,7 @@ pub(crate) fn find_by_id<M: Model>(
         // Redis is down or slow (counted, and the breaker heard of it): the database.
         _ => {
             miss(cache);
-            return from_db::<M>(exec, key);
+            return crate::model::find_uncached::<M>(exec, key);
         }
     };
     match bulk(&fields[0]) {
@@ -228,12 +202,12 @@ pub(crate) fn find_by_id<M: Model>(
                 return Ok(Some(m));
             }
             miss(cache);
-            from_db::<M>(exec, key)
+            crate::model::find_uncached::<M>(exec, key)
         }
         // Another reader's lease, or a tombstone: read, but do not fill.
         Some(_) => {
             miss(cache);
-            from_db::<M>(exec, key)
+            crate::model::find_uncached::<M>(exec, key)
         }
         None => {
             miss(cache);

@@ -157,12 +157,7 @@ pub trait Model: Sized {
                 return crate::cache::model::find_by_id::<Self>(exec, cache, spec, &key);
             }
         }
-        Self::__with_key(&key, |params| {
-            crate::checked::On::reads(exec).query_opt(Self::META.select_by_key, params)
-        })?
-        .as_ref()
-        .map(Self::from_row)
-        .transpose()
+        find_uncached(exec, &key)
     }
 
     /// A query over the table, refined with `filter`, `order_by`, `limit`…
@@ -259,6 +254,19 @@ pub trait Model: Sized {
     fn force_delete_many(exec: &(impl Executor + ?Sized), filter: Expr<Self>) -> Result<u64> {
         write::delete_many(exec, &filter, true)
     }
+}
+
+/// `find_by_id` from the database (the executor's read path), also the cache's fallback.
+pub(crate) fn find_uncached<M: Model>(
+    exec: &(impl Executor + ?Sized),
+    key: &M::Key,
+) -> Result<Option<M>> {
+    M::__with_key(key, |params| {
+        crate::checked::On::reads(exec).query_opt(M::META.select_by_key, params)
+    })?
+    .as_ref()
+    .map(M::from_row)
+    .transpose()
 }
 
 /// Marks a [`Column`] whose field is not an `Option` (the derive checked the column is NOT

@@ -660,17 +660,8 @@ impl Shared {
                 if self.stopped() {
                     return Err(Stop::Asked.into());
                 }
-                let reply = self.timed_redis(|| {
-                    self.cache.cmd(
-                        redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(&t.pattern)
-                            .arg("COUNT")
-                            .arg(1000),
-                    )
-                })?;
-                let (next, keys) = scan_reply(reply).map_err(Fault::Redis)?;
+                let (next, keys) =
+                    self.timed_redis(|| self.cache.scan(cursor, &t.pattern, 1000))?;
                 let texts: Vec<String> = keys
                     .iter()
                     .filter_map(|k| k.strip_prefix(t.prefix.as_str()).map(str::to_owned))
@@ -913,35 +904,6 @@ fn parse(tables: &[Table], payload: &str) -> Option<Change> {
         key: key.to_owned(),
         version,
     })
-}
-
-fn scan_reply(v: Value) -> Result<(u64, Vec<String>)> {
-    let bad = || Error::new(ErrorKind::Cache, "SCAN answered something else", None);
-    let Value::Array(mut parts) = v else {
-        return Err(bad());
-    };
-    if parts.len() != 2 {
-        return Err(bad());
-    }
-    let keys = parts.pop().ok_or_else(bad)?;
-    let cursor = match parts.pop().ok_or_else(bad)? {
-        Value::BulkString(b) => std::str::from_utf8(&b)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(bad)?,
-        _ => return Err(bad()),
-    };
-    let Value::Array(keys) = keys else {
-        return Err(bad());
-    };
-    let keys = keys
-        .into_iter()
-        .filter_map(|k| match k {
-            Value::BulkString(b) => String::from_utf8(b).ok(),
-            _ => None,
-        })
-        .collect();
-    Ok((cursor, keys))
 }
 
 /// The leader lock's key: FNV-1a of the namespace, so reflectors of different namespaces
