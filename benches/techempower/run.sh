@@ -67,6 +67,9 @@ results=$out/results.tsv
 measure() {
     local name=$1 port=$2 extra=$3
     shift 3
+    # /updates leaves dead row versions behind (autovacuum may be slow or off): every stack
+    # starts from the same compact table, or whoever runs later reads a bloated one.
+    psql -X -q "${DATABASE_URL%%\?*}" -c 'VACUUM (FULL, ANALYZE) world'
     LISTEN=127.0.0.1:$port BENCH_CONNS=$conns "$@" >"$out/$name.log" 2>&1 &
     local pid=$!
     for _ in $(seq 100); do

@@ -35,6 +35,7 @@ pub mod testing;
 pub use driver::cancel::CancelToken;
 pub use driver::client::Client;
 pub use driver::config::{Config, Host, SslMode};
+pub use driver::conn::SyncStats;
 pub use driver::copy::{CopyInWriter, CopyOutReader};
 pub use driver::executor::{Executor, ToStatement};
 pub use driver::notify::{Notification, Notifications};

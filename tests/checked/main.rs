@@ -8,6 +8,7 @@ mod support;
 mod basics;
 mod executors;
 mod pipelined;
+mod shared_sync;
 mod variants;
 
 /// pagila's `mpaa_rating`.

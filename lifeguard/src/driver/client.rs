@@ -81,6 +81,12 @@ impl Client {
         self.conn.parameter(name)
     }
 
+    /// How this connection's pipelined reads shared `Sync`s (see
+    /// [`PoolBuilder::share_sync`](crate::PoolBuilder::share_sync)).
+    pub fn sync_stats(&self) -> crate::SyncStats {
+        self.conn.sync_stats()
+    }
+
     /// Number of statements in this connection's cache.
     pub fn cached_statements(&self) -> usize {
         self.conn.statements.len()

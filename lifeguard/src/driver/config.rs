@@ -68,6 +68,7 @@ pub struct Config {
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) query_timeout: Option<Duration>,
     pub(crate) statement_cache_capacity: usize,
+    pub(crate) share_sync: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -146,6 +147,7 @@ impl Config {
             },
             query_timeout: None,
             statement_cache_capacity: DEFAULT_STATEMENT_CACHE,
+            share_sync: true,
         })
     }
 
@@ -154,8 +156,8 @@ impl Config {
     ///
     /// Query keys: `sslmode`, `sslrootcert`, `application_name`, `options`,
     /// `connect_timeout` (seconds), `host` (may be a Unix socket directory), `port`, `user`,
-    /// `password`, `dbname`, and Lifeguard's own `query_timeout` (seconds) and
-    /// `statement_cache_capacity`.
+    /// `password`, `dbname`, and Lifeguard's own `query_timeout` (seconds),
+    /// `statement_cache_capacity` and `share_sync` (`true`/`false`).
     pub fn from_url(url: &str) -> Result<Config> {
         let rest = url
             .strip_prefix("postgres://")
@@ -238,6 +240,11 @@ impl Config {
                 "statement_cache_capacity" => {
                     cfg.statement_cache_capacity = value.parse().map_err(|_| {
                         Error::config(format!("invalid statement_cache_capacity `{value}`"))
+                    })?
+                }
+                "share_sync" => {
+                    cfg.share_sync = value.parse().map_err(|_| {
+                        Error::config(format!("invalid share_sync `{value}` (true or false)"))
                     })?
                 }
                 "host" => {
@@ -329,6 +336,12 @@ impl Config {
     /// the cache). See [`PoolBuilder::statement_cache_capacity`](crate::PoolBuilder::statement_cache_capacity).
     pub fn statement_cache_capacity(&mut self, capacity: usize) -> &mut Config {
         self.statement_cache_capacity = capacity;
+        self
+    }
+    /// Sets whether pipelined read-only statements share one `Sync` (default on). See
+    /// [`PoolBuilder::share_sync`](crate::PoolBuilder::share_sync).
+    pub fn share_sync(&mut self, on: bool) -> &mut Config {
+        self.share_sync = on;
         self
     }
 }

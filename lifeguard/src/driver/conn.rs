@@ -9,6 +9,11 @@
 //! * **Reading.** One reader coroutine per connection parses message headers and hands each
 //!   request the run of messages up to and including its `ReadyForQuery`, as zero-copy
 //!   chunks. Notifications, notices and parameter changes are peeled off on the way.
+//! * **Shared `Sync`.** Reads safe to run in one implicit transaction ([`Conn::send_shared`])
+//!   leave out their `Sync`; the batch they form ends with one `Sync` when the writer takes
+//!   the buffer, when anything else is queued, or at 64 statements. The reader ends each
+//!   member's answer at its `CommandComplete` or error; a `ReadyForQuery` while members are
+//!   still due means the server skipped them after a failure, and their callers send them again.
 //! * **Exclusivity.** Transactions and `COPY FROM STDIN` take the gate: until they release it,
 //!   only requests carrying their token may be written; the rest wait.
 //! * **Failure.** When the socket dies every queued responder is dropped, so every waiter
@@ -20,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use may::sync::mpsc::{self, Receiver, Sender};
 use may::sync::{Condvar, Mutex, MutexGuard};
 use postgres_protocol::message::backend::{Header, Message};
@@ -46,7 +51,16 @@ pub(crate) enum Responder {
     Slot(SlotSender),
     /// Fire-and-forget requests (rollback on drop): responses are read and dropped.
     Discard,
+    /// A statement sharing one `Sync` with its neighbours ([`Conn::send_shared`]): its
+    /// answer ends with its own `CommandComplete` (or error), not a `ReadyForQuery`.
+    Member(SlotSender),
+    /// The `ReadyForQuery` that answers a shared batch's `Sync`.
+    BatchEnd,
 }
+
+/// Most statements sharing one `Sync`: bounds what one failing statement makes the server
+/// skip (and its callers send again).
+const BATCH_MAX: usize = 64;
 
 #[derive(Clone)]
 struct Closed {
@@ -67,6 +81,36 @@ struct State {
     pending_closes: Vec<String>,
     /// While the gate holder is in COPY IN, no other message may be injected.
     copy_in: bool,
+    /// Shared-`Sync` statements at the end of `buf` whose `Sync` is not written yet.
+    batch: usize,
+    /// Totals for [`SyncStats`].
+    stats: SyncStats,
+}
+
+/// How a connection's statements shared `Sync`s, since it opened
+/// ([`Client::sync_stats`](crate::Client::sync_stats)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Statements sent to share a `Sync` with their neighbours.
+    pub shared: u64,
+    /// `Sync`s that ended a batch of shared statements.
+    pub batches: u64,
+    /// Shared statements the server skipped because an earlier one in their batch failed,
+    /// sent again on their own.
+    pub sent_again: u64,
+}
+
+impl State {
+    /// Ends the open shared batch, if any, with its `Sync`.
+    fn close_batch(&mut self) {
+        if self.batch > 0 {
+            frontend::sync(&mut self.buf);
+            self.queue.push_back(Responder::BatchEnd);
+            self.queued += 1;
+            self.batch = 0;
+            self.stats.batches += 1;
+        }
+    }
 }
 
 pub(crate) struct Conn {
@@ -115,6 +159,8 @@ impl Conn {
                 exclusive: None,
                 pending_closes: Vec::new(),
                 copy_in: false,
+                batch: 0,
+                stats: SyncStats::default(),
             }),
             gate: Condvar::new(),
             writer: Mutex::new(est.write),
@@ -190,37 +236,11 @@ impl Conn {
         responder: Option<Responder>,
         encode: impl FnOnce(&mut BytesMut) -> Result<()>,
     ) -> Result<u64> {
-        let mut st = self.lock();
-        let deadline = self.config.query_timeout.map(|t| Instant::now() + t);
-        loop {
-            if let Some(c) = &st.closed {
-                return Err(closed_error(c));
-            }
-            match st.exclusive {
-                None => break,
-                Some(t) if Some(t) == token => break,
-                Some(_) => {}
-            }
-            st = match deadline {
-                None => self.gate.wait(st).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(Error::new(
-                            crate::ErrorKind::Timeout,
-                            "waiting for another caller's transaction to finish on this connection",
-                            None,
-                        ));
-                    }
-                    self.gate
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-        }
-        let mark = st.buf.len();
+        let mut st = self.at_gate(token)?;
         let state = &mut *st;
+        // Whatever follows a shared batch must not run inside its implicit transaction.
+        state.close_batch();
+        let mark = state.buf.len();
         if extended && !state.copy_in && !state.pending_closes.is_empty() {
             for name in &state.pending_closes {
                 frontend::close(b'S', name, &mut state.buf)
@@ -242,6 +262,82 @@ impl Conn {
         }
         self.flush(st)?;
         Ok(seq)
+    }
+
+    /// Queues a statement that only reads, outside any transaction, to share one `Sync`
+    /// with the shared statements around it (up to [`BATCH_MAX`]): the server then runs
+    /// them in one implicit transaction and answers them with one `ReadyForQuery`, one
+    /// flush for the lot instead of one per statement. `encode` writes Bind and Execute,
+    /// no `Sync`; a copy is kept in `rx`'s slot so that, if an earlier statement of the
+    /// batch fails and the server skips this one, its caller sends it again on its own
+    /// (see [`Responses::next`]). Returns the request's sequence number.
+    pub(crate) fn send_shared(
+        &self,
+        responder: SlotSender,
+        rx: &SlotReceiver,
+        encode: impl FnOnce(&mut BytesMut) -> Result<()>,
+    ) -> Result<u64> {
+        let mut st = self.at_gate(None)?;
+        let state = &mut *st;
+        if state.copy_in || state.batch >= BATCH_MAX {
+            state.close_batch();
+        }
+        // Closes of dropped statements ride at the head of a batch (their CloseComplete
+        // reaches the first member, which skips it), so a workload of shared reads alone
+        // still closes what its statement cache evicts.
+        if state.batch == 0 && !state.copy_in && !state.pending_closes.is_empty() {
+            for name in state.pending_closes.drain(..) {
+                frontend::close(b'S', &name, &mut state.buf)
+                    .map_err(|e| Error::io("encoding Close", e))?;
+            }
+        }
+        let mark = state.buf.len();
+        if let Err(e) = encode(&mut state.buf) {
+            state.buf.truncate(mark);
+            return Err(e);
+        }
+        rx.keep_request(&state.buf[mark..]);
+        let seq = state.queued;
+        state.queue.push_back(Responder::Member(responder));
+        state.queued += 1;
+        state.batch += 1;
+        state.stats.shared += 1;
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        self.flush(st)?;
+        Ok(seq)
+    }
+
+    /// The state lock, once the gate lets `token` write (bounded by `query_timeout`).
+    fn at_gate(&self, token: Option<Token>) -> Result<MutexGuard<'_, State>> {
+        let mut st = self.lock();
+        let deadline = self.config.query_timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Some(c) = &st.closed {
+                return Err(closed_error(c));
+            }
+            match st.exclusive {
+                None => return Ok(st),
+                Some(t) if Some(t) == token => return Ok(st),
+                Some(_) => {}
+            }
+            st = match deadline {
+                None => self.gate.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::new(
+                            crate::ErrorKind::Timeout,
+                            "waiting for another caller's transaction to finish on this connection",
+                            None,
+                        ));
+                    }
+                    self.gate
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
     }
 
     /// Hands the buffered bytes to the writer coroutine (waking it unless it is awake).
@@ -392,6 +488,21 @@ impl Conn {
         &self.notifications
     }
 
+    /// Counts one queue entry as answered (`request`: one a caller waits for, counted in
+    /// `inflight`; not a batch's closing `ReadyForQuery`).
+    fn complete(&self, request: bool) {
+        self.completed.fetch_add(1, Ordering::Release);
+        if request {
+            let _ = self
+                .inflight
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+
+    pub(crate) fn sync_stats(&self) -> SyncStats {
+        self.lock().stats
+    }
+
     fn pop_responder(&self) -> Option<Responder> {
         self.lock().queue.pop_front()
     }
@@ -427,6 +538,8 @@ fn writer_loop(weak: Weak<Conn>) {
                 st.flushing = false;
                 break;
             }
+            // The batch ends with what is written now: its statements wait for no later one.
+            st.close_batch();
             let out = st.buf.split();
             drop(st);
             let res = {
@@ -457,6 +570,9 @@ pub(crate) struct Responses {
     conn: Arc<Conn>,
     seq: u64,
     deadline: Option<Instant>,
+    /// The request shares a `Sync` ([`Conn::send_shared`]): its answer ends with its
+    /// `CommandComplete` or error, and no `ReadyForQuery` of its own follows.
+    member: bool,
 }
 
 impl Responses {
@@ -485,7 +601,39 @@ impl Responses {
             conn,
             seq,
             deadline,
+            member: false,
         }
+    }
+
+    /// Marks the request as a shared-`Sync` member (see [`Responses::is_member`]).
+    pub(crate) fn shared(mut self) -> Responses {
+        self.member = true;
+        self
+    }
+
+    /// True while the answer ends at the statement's `CommandComplete` or error rather
+    /// than at a `ReadyForQuery` (a shared-`Sync` member not sent again on its own).
+    pub(crate) fn is_member(&self) -> bool {
+        self.member
+    }
+
+    /// Sends a skipped shared statement again, on its own with its own `Sync`, so no
+    /// other caller's failure can skip it twice.
+    fn resend(&mut self) -> Result<()> {
+        let request = self.rx.take_request();
+        self.conn.lock().stats.sent_again += 1;
+        let (tx, rx) = slot();
+        let seq = self
+            .conn
+            .send(None, true, Some(Responder::Slot(tx)), |buf| {
+                buf.extend_from_slice(&request);
+                frontend::sync(buf);
+                Ok(())
+            })?;
+        self.rx = rx;
+        self.seq = seq;
+        self.member = false;
+        Ok(())
     }
 
     pub(crate) fn conn(&self) -> &Arc<Conn> {
@@ -513,6 +661,10 @@ impl Responses {
                 Ok(c) => c,
                 Err(RecvError::Disconnected) => return Err(self.conn.closed_error()),
                 Err(RecvError::Timeout) => return Err(self.timed_out()),
+                Err(RecvError::Skipped) => {
+                    self.resend()?;
+                    continue;
+                }
             };
             if self.buf.is_empty() {
                 self.buf = chunk;
@@ -584,6 +736,11 @@ fn reader_loop(weak: Weak<Conn>, mut rd: ReadHalf, leftover: BytesMut, ntx: Send
 }
 
 /// Routes every complete message in `buf`; an incomplete tail stays for the next read.
+///
+/// A request's answer normally ends with its `ReadyForQuery`. A shared-`Sync` member's
+/// ends with its `CommandComplete` (or `EmptyQueryResponse`, `PortalSuspended`, or error);
+/// a `ReadyForQuery` while members are still due means an earlier member failed and the
+/// server skipped the rest of the batch, so each of them is told to send again.
 fn dispatch(
     conn: &Conn,
     buf: &mut BytesMut,
@@ -602,24 +759,61 @@ fn dispatch(
         if buf.len() - off < total {
             break;
         }
-        match header.tag() {
-            b'A' | b'N' | b'S' => {
+        let tag = header.tag();
+        if matches!(tag, b'A' | b'N' | b'S') {
+            if off > 0 {
+                route(conn, current, buf.split_to(off), fatal);
+                off = 0;
+            }
+            let mut msg = buf.split_to(total);
+            handle_async(conn, &mut msg, ntx);
+            continue;
+        }
+        if current.is_none() {
+            *current = conn.pop_responder();
+        }
+        match (current.as_ref(), tag) {
+            (Some(Responder::Member(_) | Responder::BatchEnd), b'Z') => {
                 if off > 0 {
                     route(conn, current, buf.split_to(off), fatal);
                     off = 0;
                 }
-                let mut msg = buf.split_to(total);
-                handle_async(conn, &mut msg, ntx);
+                buf.advance(total);
+                let mut due = current.take();
+                loop {
+                    match due {
+                        Some(Responder::Member(tx)) => {
+                            tx.skip();
+                            conn.complete(true);
+                        }
+                        Some(Responder::BatchEnd) => {
+                            conn.complete(false);
+                            break;
+                        }
+                        _ => return Err("a shared batch lost its place in the queue".into()),
+                    }
+                    due = conn.pop_responder();
+                }
             }
-            b'Z' => {
+            (Some(Responder::Member(_)), b'C' | b'I' | b's' | b'E') => {
                 off += total;
                 route(conn, current, buf.split_to(off), fatal);
                 off = 0;
                 *current = None;
-                conn.completed.fetch_add(1, Ordering::Release);
-                let _ = conn
-                    .inflight
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+                conn.complete(true);
+            }
+            (Some(Responder::BatchEnd), _) => {
+                return Err(format!(
+                    "unexpected message {:?} where a batch's ReadyForQuery was due",
+                    tag as char
+                ));
+            }
+            (_, b'Z') => {
+                off += total;
+                route(conn, current, buf.split_to(off), fatal);
+                off = 0;
+                *current = None;
+                conn.complete(true);
             }
             _ => off += total,
         }
@@ -640,11 +834,11 @@ fn route(
         *current = conn.pop_responder();
     }
     match current {
-        Some(Responder::Slot(tx)) => {
+        Some(Responder::Slot(tx) | Responder::Member(tx)) => {
             // A receiver dropped mid-stream just means the rest is discarded.
             tx.send(chunk);
         }
-        Some(Responder::Discard) => {}
+        Some(Responder::Discard | Responder::BatchEnd) => {}
         None => {
             // Nothing asked for this: typically the FATAL sent before the server hangs up.
             let mut chunk = chunk;

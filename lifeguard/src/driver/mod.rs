@@ -15,6 +15,7 @@ pub(crate) mod executor;
 pub(crate) mod notify;
 pub(crate) mod query;
 pub(crate) mod row;
+pub(crate) mod share;
 pub(crate) mod slot;
 pub(crate) mod socket;
 pub(crate) mod statement;

@@ -10,6 +10,8 @@ use postgres_types::{IsNull, ToSql, Type};
 
 use crate::driver::conn::{Conn, Responses, Token};
 use crate::driver::row::{base_type, domain_array_element, Row};
+use crate::driver::share::shares_sync;
+use crate::driver::slot::slot;
 use crate::driver::statement::{Column, Statement};
 use crate::driver::types::resolve_type;
 use crate::error::{DbError, Error, ErrorKind, Result};
@@ -91,7 +93,7 @@ pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resu
     }
     // The statement exists on the server from here on: wrap it first so an error while
     // resolving types still closes it.
-    let stmt = Statement::new(conn, name, Vec::new(), Vec::new());
+    let stmt = Statement::new(conn, name, Vec::new(), Vec::new(), shares_sync(sql));
     let mut params = Vec::with_capacity(param_oids.len());
     for oid in param_oids {
         params.push(resolve_type(conn, token, oid)?);
@@ -108,7 +110,9 @@ pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resu
     Ok(stmt.with_types(params, columns))
 }
 
-/// Queues Bind/Execute/Sync for `stmt` and returns the pending responses.
+/// Queues Bind/Execute/Sync for `stmt` and returns the pending responses. A statement that
+/// only reads built-ins ([`Statement::shares_sync`]), outside a transaction, shares its
+/// `Sync` with the shared statements queued around it, unless `share_sync` is off.
 pub(crate) fn start(
     conn: &Arc<Conn>,
     token: Option<Token>,
@@ -131,14 +135,25 @@ pub(crate) fn start(
             None,
         ));
     }
+    if stmt.shares_sync() && token.is_none() && conn.config.share_sync {
+        let (tx, rx) = slot();
+        let seq = conn.send_shared(tx, &rx, |buf| encode_bind_execute(stmt, params, buf, false))?;
+        return Ok(Responses::new(rx, conn.clone(), seq).shared());
+    }
     let (responder, rx) = Responses::channel();
     let seq = conn.send(token, true, Some(responder), |buf| {
-        encode_bind_execute(stmt, params, buf)
+        encode_bind_execute(stmt, params, buf, true)
     })?;
     Ok(Responses::new(rx, conn.clone(), seq))
 }
 
-fn encode_bind_execute(stmt: &Statement, params: Params<'_>, buf: &mut BytesMut) -> Result<()> {
+/// Bind and Execute for `stmt`, then `Sync` unless the statement shares one.
+fn encode_bind_execute(
+    stmt: &Statement,
+    params: Params<'_>,
+    buf: &mut BytesMut,
+    sync: bool,
+) -> Result<()> {
     let mut failed: Option<(usize, Type)> = None;
     let res = frontend::bind(
         "",
@@ -181,7 +196,9 @@ fn encode_bind_execute(stmt: &Statement, params: Params<'_>, buf: &mut BytesMut)
         Err(frontend::BindError::Serialization(e)) => return Err(Error::io("encoding Bind", e)),
     }
     frontend::execute("", 0, buf).map_err(io("encoding Execute"))?;
-    frontend::sync(buf);
+    if sync {
+        frontend::sync(buf);
+    }
     Ok(())
 }
 
@@ -267,21 +284,39 @@ impl RowStream {
             match self.resp.next()? {
                 Message::BindComplete | Message::CloseComplete => {}
                 Message::DataRow(body) => return Row::new(self.statement.clone(), body).map(Some),
-                Message::CommandComplete(body) => self.affected = Some(rows_affected(&body)),
-                Message::EmptyQueryResponse | Message::PortalSuspended => self.affected = Some(0),
+                Message::CommandComplete(body) => {
+                    self.affected = Some(rows_affected(&body));
+                    if self.resp.is_member() {
+                        return self.finish();
+                    }
+                }
+                Message::EmptyQueryResponse | Message::PortalSuspended => {
+                    self.affected = Some(0);
+                    if self.resp.is_member() {
+                        return self.finish();
+                    }
+                }
                 Message::ErrorResponse(body) => {
                     self.error = Some(parse_db(self.resp.conn(), &body));
+                    if self.resp.is_member() {
+                        return self.finish();
+                    }
                 }
-                Message::ReadyForQuery(_) => {
-                    self.done = true;
-                    self.observer.finish(self.error.is_none());
-                    return match self.error.take() {
-                        Some(e) => Err(e),
-                        None => Ok(None),
-                    };
-                }
+                Message::ReadyForQuery(_) => return self.finish(),
                 _ => return Err(Error::protocol("unexpected message in query results")),
             }
+        }
+    }
+}
+
+impl RowStream {
+    /// The answer is complete: the statement's error, if it had one.
+    fn finish(&mut self) -> Result<Option<Row>> {
+        self.done = true;
+        self.observer.finish(self.error.is_none());
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(None),
         }
     }
 }

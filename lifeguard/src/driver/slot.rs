@@ -26,12 +26,20 @@ pub(crate) enum RecvError {
     Disconnected,
     /// The deadline passed.
     Timeout,
+    /// The request shared a `Sync` with another caller's statement that failed, so the
+    /// server skipped it without running it: it must be sent again.
+    Skipped,
 }
 
 struct State {
     chunks: VecDeque<BytesMut>,
     sender_gone: bool,
+    /// The sender went away because the server skipped the request (see [`RecvError::Skipped`]).
+    skipped: bool,
     receiver_gone: bool,
+    /// A copy of a shared-`Sync` request's encoded messages, kept to send it again if the
+    /// server skips it. Its capacity survives recycling.
+    request: BytesMut,
     /// A parker for a receive from a different kind of context (thread vs coroutine)
     /// than the one the slot was made in.
     other_waiter: Option<Arc<Blocker>>,
@@ -88,7 +96,9 @@ pub(crate) fn slot() -> (SlotSender, SlotReceiver) {
             state: Mutex::new(State {
                 chunks: VecDeque::new(),
                 sender_gone: false,
+                skipped: false,
                 receiver_gone: false,
+                request: BytesMut::new(),
                 other_waiter: None,
             }),
             blocker: Blocker::new(false),
@@ -109,6 +119,11 @@ impl SlotSender {
         let waiter = st.other_waiter.take();
         drop(st);
         self.0.wake(waiter);
+    }
+
+    /// Ends the request as skipped by the server: the receiver sees [`RecvError::Skipped`].
+    pub(crate) fn skip(self) {
+        self.0.lock().skipped = true;
     }
 }
 
@@ -140,6 +155,8 @@ fn recycle(handle: &mut Arc<Slot>) {
     let st = slot.state.get_mut().unwrap_or_else(|p| p.into_inner());
     st.chunks.clear();
     st.sender_gone = false;
+    st.skipped = false;
+    st.request.clear();
     st.receiver_gone = false;
     st.other_waiter = None;
     // `try_with`: a thread being torn down has no free list any more.
@@ -162,7 +179,11 @@ impl SlotReceiver {
                 return Ok(chunk);
             }
             if st.sender_gone {
-                return Err(RecvError::Disconnected);
+                return Err(if st.skipped {
+                    RecvError::Skipped
+                } else {
+                    RecvError::Disconnected
+                });
             }
             let left = match deadline {
                 None => None,
@@ -190,6 +211,18 @@ impl SlotReceiver {
                 Err(ParkError::Canceled) => may::coroutine::trigger_cancel_panic(),
             }
         }
+    }
+
+    /// Keeps a copy of the request's encoded messages (see [`SlotReceiver::take_request`]).
+    pub(crate) fn keep_request(&self, bytes: &[u8]) {
+        let mut st = self.0.lock();
+        st.request.clear();
+        st.request.extend_from_slice(bytes);
+    }
+
+    /// The copy [`keep_request`](Self::keep_request) kept, to send the request again.
+    pub(crate) fn take_request(&self) -> BytesMut {
+        std::mem::take(&mut self.0.lock().request)
     }
 
     /// [`recv`](Self::recv) with a timeout instead of a deadline.

@@ -40,6 +40,8 @@ struct Inner {
     name: String,
     params: Vec<Type>,
     columns: Vec<Column>,
+    /// Decided once from the text: the statement may share a `Sync` (see `driver::share`).
+    shares_sync: bool,
 }
 
 impl Drop for Inner {
@@ -64,12 +66,14 @@ impl Statement {
         name: String,
         params: Vec<Type>,
         columns: Vec<Column>,
+        shares_sync: bool,
     ) -> Statement {
         Statement(Arc::new(Inner {
             conn: Arc::downgrade(conn),
             name,
             params,
             columns,
+            shares_sync,
         }))
     }
 
@@ -80,6 +84,7 @@ impl Statement {
             name: String::new(),
             params: Vec::new(),
             columns,
+            shares_sync: false,
         }))
     }
 
@@ -95,6 +100,7 @@ impl Statement {
                     name,
                     params,
                     columns,
+                    shares_sync: inner.shares_sync,
                 }))
             }
             Err(shared) => Statement(shared),
@@ -103,6 +109,11 @@ impl Statement {
 
     pub(crate) fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// Whether the statement may share a `Sync` with its neighbours when pipelined.
+    pub(crate) fn shares_sync(&self) -> bool {
+        self.0.shares_sync
     }
 
     pub(crate) fn belongs_to(&self, conn: &Arc<Conn>) -> bool {

@@ -59,6 +59,7 @@ impl Default for Settings {
 /// | [`leak_detection_threshold`](Self::leak_detection_threshold) | off | warn (tracing) when a checkout is held longer |
 /// | [`maintenance_interval`](Self::maintenance_interval) | 30 s | how often the maintenance coroutine runs |
 /// | [`statement_cache_capacity`](Self::statement_cache_capacity) | 1024 | prepared statements kept per connection (LRU) |
+/// | [`share_sync`](Self::share_sync) | on | pipelined read-only checked statements share one `Sync` |
 /// | [`worker_affine`](Self::worker_affine) | off | pipelined queries prefer the connection of the `may` worker they run on |
 ///
 /// `min_idle` defaults to 0 rather than to `max_size` (HikariCP's choice) because a pipelined
@@ -147,6 +148,34 @@ impl PoolBuilder {
     pub fn statement_cache_capacity(mut self, capacity: usize) -> Self {
         if let Ok(config) = &mut self.config {
             config.statement_cache_capacity(capacity);
+        }
+        self
+    }
+    /// Whether pipelined statements that only read share one `Sync` (default on; the URL's
+    /// `share_sync=false` turns it off too).
+    ///
+    /// Without it every statement ends in its own `Sync`, and the server commits an
+    /// implicit transaction and flushes a `ReadyForQuery` for each. With it, the shared
+    /// statements written to a connection together (by one caller or many, up to 64) run in
+    /// one implicit transaction that ends with one `Sync`: one commit and one flush for the
+    /// lot, as libpq's pipeline mode and pgbench's `\startpipeline` do.
+    ///
+    /// Only statements safe to run that way share, decided once per prepared statement
+    /// from its text: one `SELECT` (or `VALUES`, or `WITH … SELECT`) that neither writes nor
+    /// locks and calls only built-ins that write nothing, run outside any transaction.
+    /// Writes, transactions, `FOR UPDATE`, and reads calling a user-defined or
+    /// schema-qualified function keep their own `Sync`. When one shared statement fails,
+    /// its caller gets its error; the server
+    /// skips the statements after it in the batch, and their callers send each again on
+    /// its own, so no caller sees another's failure (the ones before it only read, so the
+    /// rollback of the implicit transaction takes nothing from them).
+    ///
+    /// Left on, a function that writes reached indirectly (a view over a volatile function
+    /// that inserts) could have that write rolled back by a later statement's failure in
+    /// the same batch; turn it off for such a schema.
+    pub fn share_sync(mut self, on: bool) -> Self {
+        if let Ok(config) = &mut self.config {
+            config.share_sync(on);
         }
         self
     }

@@ -1,0 +1,262 @@
+//! Which statements may share one `Sync` with other callers' statements.
+//!
+//! Statements that share a `Sync` run in one implicit transaction: when one fails, the
+//! server rolls back what the ones before it did and skips the ones after it (those are
+//! sent again, see `Conn::send_shared`). That is harmless only for statements that write
+//! nothing, so the test is deliberately narrow and decided once per prepared statement from
+//! its text: one `SELECT`, `VALUES` or `WITH … SELECT`, no word that writes or locks
+//! (`INSERT`, `UPDATE`, `DELETE`, `MERGE`, `INTO`, `FOR`, `COPY`, …), and every call is to a
+//! built-in known to write nothing. A user-defined or schema-qualified function, a type
+//! modifier (`varchar(10)`) or a column-alias list (`AS t(a, b)`) looks like a call the text
+//! cannot vouch for, so such a statement keeps its own `Sync`.
+
+/// Words that end the test: they write, lock, or leave the single-query shape.
+const REFUSED: &[&str] = &[
+    "insert", "update", "delete", "merge", "into", "for", "share", "copy", "lock", "call", "do",
+    "set", "notify", "listen", "unlisten", "prepare", "execute", "truncate",
+];
+
+/// Words followed by a parenthesis that are syntax, not a function call.
+#[rustfmt::skip]
+const SYNTAX: &[&str] = &[
+    "select", "from", "where", "and", "or", "not", "in", "exists", "any", "all", "some", "as",
+    "on", "join", "lateral", "using", "values", "row", "array", "over", "filter", "group", "by",
+    "when", "then", "else", "is", "like", "ilike", "between", "having", "limit", "offset",
+    "distinct", "union", "intersect", "except", "with", "cast", "extract", "coalesce", "nullif",
+    "greatest", "least", "position", "substring", "trim", "overlay",
+];
+
+/// Built-in functions that write nothing (the volatile ones here, like `random`, have no
+/// effect a rollback could undo).
+#[rustfmt::skip]
+const PURE: &[&str] = &[
+    "count", "sum", "avg", "min", "max", "array_agg", "string_agg", "json_agg", "jsonb_agg",
+    "json_object_agg", "jsonb_object_agg", "bool_and", "bool_or", "every", "json_build_object",
+    "jsonb_build_object", "json_build_array", "jsonb_build_array", "to_json", "to_jsonb",
+    "row_to_json", "jsonb_typeof", "jsonb_array_elements", "json_array_elements",
+    "jsonb_extract_path", "jsonb_extract_path_text", "jsonb_array_length", "lower", "upper",
+    "length", "char_length", "octet_length", "concat", "concat_ws", "replace", "left", "right",
+    "lpad", "rpad", "ltrim", "rtrim", "btrim", "split_part", "strpos", "starts_with", "substr",
+    "reverse", "initcap", "format", "md5", "regexp_replace", "regexp_match", "regexp_matches",
+    "abs", "ceil", "ceiling", "floor", "round", "trunc", "mod", "power", "sqrt", "sign",
+    "random", "now", "date_trunc", "date_part", "age", "to_char", "to_date", "to_timestamp",
+    "to_number", "make_date", "make_interval", "unnest", "array_length", "cardinality",
+    "array_position", "array_remove", "array_to_string", "string_to_array", "generate_series",
+    "row_number", "rank", "dense_rank", "lag", "lead", "first_value", "last_value", "ntile",
+    "percent_rank", "cume_dist",
+];
+
+/// One lexical item; literals, comments and parameters carry nothing the test needs.
+#[derive(Debug, PartialEq)]
+enum Tok<'a> {
+    /// An unquoted word, as written.
+    Word(&'a str),
+    /// A double-quoted identifier.
+    Quoted,
+    Punct(u8),
+    /// A string, number, parameter or comment.
+    Other,
+}
+
+/// Splits `sql` into [`Tok`]s; `None` for text it cannot read (an unterminated literal).
+fn lex(sql: &str) -> Option<Vec<Tok<'_>>> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            _ if c.is_ascii_whitespace() => i += 1,
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                // Block comments nest in PostgreSQL.
+                let mut depth = 0usize;
+                loop {
+                    match (b.get(i), b.get(i + 1)) {
+                        (Some(b'/'), Some(b'*')) => (depth, i) = (depth + 1, i + 2),
+                        (Some(b'*'), Some(b'/')) => {
+                            (depth, i) = (depth - 1, i + 2);
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        (Some(_), _) => i += 1,
+                        (None, _) => return None,
+                    }
+                }
+                out.push(Tok::Other);
+            }
+            b'\'' => {
+                // `E'…'` strings take backslash escapes; `''` is a quote in every kind.
+                let escapes =
+                    matches!(out.last(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("e"));
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => return None,
+                        Some(b'\\') if escapes => i += 2,
+                        Some(b'\'') if b.get(i + 1) == Some(&b'\'') => i += 2,
+                        Some(b'\'') => break,
+                        Some(_) => i += 1,
+                    }
+                }
+                i += 1;
+                out.push(Tok::Other);
+            }
+            b'"' => {
+                i += 1;
+                loop {
+                    match b.get(i) {
+                        None => return None,
+                        Some(b'"') if b.get(i + 1) == Some(&b'"') => i += 2,
+                        Some(b'"') => break,
+                        Some(_) => i += 1,
+                    }
+                }
+                i += 1;
+                out.push(Tok::Quoted);
+            }
+            b'$' => {
+                let start = i;
+                i += 1;
+                if b.get(i).is_some_and(u8::is_ascii_digit) {
+                    // A parameter, `$1`.
+                    while b.get(i).is_some_and(u8::is_ascii_digit) {
+                        i += 1;
+                    }
+                } else {
+                    // A dollar-quoted string, `$tag$ … $tag$`.
+                    while b
+                        .get(i)
+                        .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+                    {
+                        i += 1;
+                    }
+                    if b.get(i) != Some(&b'$') {
+                        return None;
+                    }
+                    let tag = &sql[start..=i];
+                    let body = i + 1;
+                    let end = sql[body..].find(tag)?;
+                    i = body + end + tag.len();
+                }
+                out.push(Tok::Other);
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
+                let start = i;
+                while b.get(i).is_some_and(|&c| {
+                    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+                }) {
+                    i += 1;
+                }
+                out.push(Tok::Word(&sql[start..i]));
+            }
+            _ if c.is_ascii_digit() => {
+                while b
+                    .get(i)
+                    .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'.')
+                {
+                    i += 1;
+                }
+                out.push(Tok::Other);
+            }
+            _ => {
+                out.push(Tok::Punct(c));
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn is_in(word: &str, list: &[&str]) -> bool {
+    list.iter().any(|w| w.eq_ignore_ascii_case(word))
+}
+
+/// True when `sql` may share a `Sync` with other callers' statements (see the module docs).
+/// When unsure the answer is `false`, which is always correct.
+pub(crate) fn shares_sync(sql: &str) -> bool {
+    let Some(toks) = lex(sql) else {
+        return false;
+    };
+    let first = toks.iter().find(|t| **t != Tok::Other);
+    if !matches!(first, Some(Tok::Word(w)) if is_in(w, &["select", "values", "with"])) {
+        return false;
+    }
+    for (i, tok) in toks.iter().enumerate() {
+        match tok {
+            Tok::Word(w) if is_in(w, REFUSED) => return false,
+            Tok::Punct(b';') => return false,
+            Tok::Punct(b'(') if i > 0 => match &toks[i - 1] {
+                Tok::Word(w) => {
+                    let qualified = i >= 2 && toks[i - 2] == Tok::Punct(b'.');
+                    if qualified || !(is_in(w, SYNTAX) || is_in(w, PURE)) {
+                        return false;
+                    }
+                }
+                Tok::Quoted => return false,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares_sync;
+
+    #[test]
+    fn reads_of_builtins_share() {
+        for sql in [
+            "SELECT id, randomnumber FROM world WHERE id = $1",
+            "select title from film where film_id = $1",
+            "SELECT count(*), max(a) FROM t WHERE b IN (SELECT c FROM u) AND lower(d) = $1",
+            "SELECT * FROM t WHERE id = ANY($1) ORDER BY (a + 1)",
+            "SELECT coalesce(a, 0), row_number() OVER (PARTITION BY b ORDER BY c) FROM t",
+            "WITH f AS (SELECT * FROM film) SELECT count(*) FROM f",
+            "VALUES (1), (2)",
+            "SELECT 'update; delete' AS s, \"insert\" FROM t -- for update",
+            "SELECT $q$ my_function( $q$, E'it\\'s', /* nextval( /* nested */ */ 1",
+            "SELECT 100 / $2::int4 AS q FROM film WHERE film_id = $1",
+        ] {
+            assert!(shares_sync(sql), "{sql}");
+        }
+    }
+
+    #[test]
+    fn writes_locks_and_unknown_calls_keep_their_own_sync() {
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "UPDATE t SET a = 1",
+            "DELETE FROM t",
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+            "SELECT * FROM t FOR UPDATE",
+            "SELECT * FROM t FOR KEY SHARE",
+            "SELECT * INTO new_t FROM t",
+            "SELECT nextval('s')",
+            "SELECT my_function($1)",
+            "SELECT pg_advisory_lock(1)",
+            "SELECT set_config('a', 'b', false)",
+            "SELECT public.lower(a) FROM t",
+            "SELECT pg_catalog.lower(a) FROM t",
+            "SELECT \"count\"(a) FROM t",
+            "SELECT $1::varchar(10)",
+            "SELECT x FROM unnest($1::int4[]) AS v(x)",
+            "SELECT 1; SELECT 2",
+            "SHOW search_path",
+            "EXPLAIN SELECT 1",
+            "BEGIN",
+            "SELECT 'unterminated",
+            "SELECT $tag$ unterminated",
+            "",
+        ] {
+            assert!(!shares_sync(sql), "{sql}");
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Pipelined reads sharing one `Sync` (`PoolBuilder::share_sync`): every caller gets its
+//! own answer, a failing read fails only itself (the reads the server skipped after it are
+//! sent again), and writes, transactions, locking reads and unknown functions never share.
+
+use lifeguard::{query, query_scalar, Client, Config, Executor, Pool, SyncStats};
+
+use crate::support::database_url;
+
+/// `film_id`'s title and `100 / divisor`; a zero divisor fails with 22012 on the server.
+fn send_quotient(c: &Client, film_id: i32, divisor: i32) -> lifeguard::Result<QuotientPending> {
+    query!(
+        "SELECT title, 100 / $2::int4 AS quotient FROM film WHERE film_id = $1",
+        film_id,
+        divisor
+    )
+    .send(c)
+    .map(|p| Box::new(move || p.one().map(|r| (r.title, r.quotient))) as QuotientPending)
+}
+
+type QuotientPending = Box<dyn FnOnce() -> lifeguard::Result<(String, Option<i32>)> + Send>;
+
+fn titles(c: &Client) -> Vec<String> {
+    query_scalar!("SELECT title FROM film WHERE film_id <= 40 ORDER BY film_id")
+        .fetch_all(c)
+        .unwrap()
+}
+
+/// Checks one answer against what the statement must return on its own.
+fn check(
+    titles: &[String],
+    film_id: i32,
+    divisor: i32,
+    got: lifeguard::Result<(String, Option<i32>)>,
+) {
+    if divisor == 0 {
+        let err = got.expect_err("a zero divisor must fail");
+        assert_eq!(err.code().map(|c| c.code()), Some("22012"), "{err}");
+    } else {
+        let (title, q) = got.unwrap_or_else(|e| panic!("film {film_id} / {divisor}: {e}"));
+        assert_eq!(title, titles[film_id as usize - 1]);
+        assert_eq!(q, Some(100 / divisor));
+    }
+}
+
+fn delta(after: SyncStats, before: SyncStats) -> SyncStats {
+    SyncStats {
+        shared: after.shared - before.shared,
+        batches: after.batches - before.batches,
+        sent_again: after.sent_again - before.sent_again,
+    }
+}
+
+#[test]
+fn a_failing_shared_read_fails_only_itself() {
+    let c = Client::connect(&database_url()).unwrap();
+    let titles = titles(&c);
+    let before = c.sync_stats();
+    let mut rounds = 0;
+    // Batches form as the writer coroutine finds them, so repeat until a failure landed
+    // in the middle of one (the server then skips the rest) a few times over.
+    while rounds < 5 || (delta(c.sync_stats(), before).sent_again == 0 && rounds < 200) {
+        rounds += 1;
+        let divisors: Vec<i32> = (0..30)
+            .map(|i| if i % 10 == 3 { 0 } else { i + 1 })
+            .collect();
+        let pending: Vec<_> = divisors
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| send_quotient(&c, i as i32 + 1, d).unwrap())
+            .collect();
+        // Read back to front: a skipped read is sent again whenever its caller reads.
+        for (i, p) in pending.into_iter().enumerate().rev() {
+            check(&titles, i as i32 + 1, divisors[i], p());
+        }
+    }
+    let d = delta(c.sync_stats(), before);
+    println!("{rounds} rounds of 30 reads: {d:?}");
+    assert_eq!(d.shared, 30 * rounds);
+    assert!(d.batches < d.shared, "the reads never shared a Sync: {d:?}");
+    assert!(
+        d.sent_again > 0,
+        "no failure ever skipped a later read: {d:?}"
+    );
+    // The connection is still in step: a plain query answers.
+    assert_eq!(
+        c.query_one("SELECT 7::int4", &[]).unwrap().get::<_, i32>(0),
+        7
+    );
+}
+
+#[test]
+fn many_callers_share_batches_and_keep_their_own_outcomes() {
+    let c = Client::connect(&database_url()).unwrap();
+    let titles = std::sync::Arc::new(titles(&c));
+    let before = c.sync_stats();
+    let handles: Vec<_> = (0..32)
+        .map(|task: i32| {
+            let (c, titles) = (c.clone(), titles.clone());
+            may::go!(move || {
+                for round in 0..40 {
+                    let n = (task + round) % 7 + 1;
+                    let calls: Vec<(i32, i32)> = (0..n)
+                        .map(|i| {
+                            let film = (task * 7 + round + i) % 40 + 1;
+                            let divisor = if (task + round * 3 + i) % 9 == 0 {
+                                0
+                            } else {
+                                i + 1
+                            };
+                            (film, divisor)
+                        })
+                        .collect();
+                    let pending: Vec<_> = calls
+                        .iter()
+                        .map(|&(f, d)| send_quotient(&c, f, d).unwrap())
+                        .collect();
+                    for (&(f, d), p) in calls.iter().zip(pending) {
+                        check(&titles, f, d, p());
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let d = delta(c.sync_stats(), before);
+    println!("32 callers x 40 rounds: {d:?}");
+    assert!(d.batches < d.shared, "no batch held two statements: {d:?}");
+    assert!(
+        d.sent_again > 0,
+        "no read was skipped and sent again: {d:?}"
+    );
+    assert_eq!(c.in_flight(), 0);
+}
+
+#[test]
+fn writes_transactions_locks_and_unknown_functions_never_share() {
+    let c = Client::connect(&database_url()).unwrap();
+    let before = c.sync_stats();
+    // Inside a transaction: reads and writes keep their own Sync.
+    let tx = c.transaction().unwrap();
+    let p = query_scalar!("SELECT title FROM film WHERE film_id = $1", 1)
+        .send(&tx)
+        .unwrap();
+    let updated = query!(
+        "UPDATE film SET rental_rate = rental_rate WHERE film_id = $1",
+        1
+    )
+    .execute(&tx)
+    .unwrap();
+    assert_eq!(
+        (p.one().unwrap().as_str(), updated),
+        ("ACADEMY DINOSAUR", 1)
+    );
+    tx.rollback().unwrap();
+    // A write outside a transaction, and a read calling a function the text cannot
+    // vouch for (checked or plain text alike).
+    query!(
+        "UPDATE film SET rental_rate = rental_rate WHERE film_id = $1",
+        2
+    )
+    .execute(&c)
+    .unwrap();
+    query_scalar!(
+        "SELECT pg_catalog.lower(title) FROM film WHERE film_id = $1",
+        1
+    )
+    .fetch_one(&c)
+    .unwrap();
+    let text = c
+        .send("SELECT md5(title), my_title FROM film, LATERAL (SELECT upper(title) AS my_title) u WHERE film_id = $1 FOR SHARE", &[&3i32])
+        .unwrap();
+    assert_eq!(text.one().unwrap().get::<_, String>(1), "ADAPTATION HOLES");
+    assert_eq!(delta(c.sync_stats(), before).shared, 0);
+    // And the controls: the same reads outside a transaction do share, text included.
+    query_scalar!("SELECT title FROM film WHERE film_id = $1", 1)
+        .fetch_one(&c)
+        .unwrap();
+    let text = c
+        .send("SELECT title FROM film WHERE film_id = $1", &[&3i32])
+        .unwrap();
+    assert_eq!(text.one().unwrap().get::<_, String>(0), "ADAPTATION HOLES");
+    assert_eq!(delta(c.sync_stats(), before).shared, 2);
+}
+
+#[test]
+fn share_sync_can_be_turned_off() {
+    let mut cfg = Config::from_url(&database_url()).unwrap();
+    cfg.share_sync(false);
+    let c = Client::connect_with(&cfg).unwrap();
+    let pending: Vec<_> = (1..=10)
+        .map(|id: i32| {
+            query_scalar!("SELECT title FROM film WHERE film_id = $1", id)
+                .send(&c)
+                .unwrap()
+        })
+        .collect();
+    for p in pending {
+        p.one().unwrap();
+    }
+    assert_eq!(c.sync_stats(), SyncStats::default());
+    // The URL key says the same; a pool hands it to every connection.
+    let url = format!(
+        "{}{}share_sync=false",
+        database_url(),
+        if database_url().contains('?') {
+            "&"
+        } else {
+            "?"
+        }
+    );
+    let pool = Pool::builder(url).max_size(1).build().unwrap();
+    query_scalar!("SELECT title FROM film WHERE film_id = $1", 1)
+        .fetch_one(&pool)
+        .unwrap();
+    assert_eq!(pool.get().unwrap().sync_stats(), SyncStats::default());
+}
