@@ -101,6 +101,16 @@ pub struct SyncStats {
 }
 
 impl State {
+    /// Encodes a Close for each statement dropped since the last extended request; the
+    /// caller clears the list once they are sure to be sent.
+    fn write_closes(&mut self) -> Result<()> {
+        for name in &self.pending_closes {
+            frontend::close(b'S', name, &mut self.buf)
+                .map_err(|e| Error::io("encoding Close", e))?;
+        }
+        Ok(())
+    }
+
     /// Ends the open shared batch, if any, with its `Sync`.
     fn close_batch(&mut self) {
         if self.batch > 0 {
@@ -241,11 +251,8 @@ impl Conn {
         // Whatever follows a shared batch must not run inside its implicit transaction.
         state.close_batch();
         let mark = state.buf.len();
-        if extended && !state.copy_in && !state.pending_closes.is_empty() {
-            for name in &state.pending_closes {
-                frontend::close(b'S', name, &mut state.buf)
-                    .map_err(|e| Error::io("encoding Close", e))?;
-            }
+        if extended && !state.copy_in {
+            state.write_closes()?;
         }
         if let Err(e) = encode(&mut state.buf) {
             state.buf.truncate(mark);
@@ -277,19 +284,18 @@ impl Conn {
         rx: &SlotReceiver,
         encode: impl FnOnce(&mut BytesMut) -> Result<()>,
     ) -> Result<u64> {
+        // Past the gate with no token, nobody holds it, so no COPY IN is under way.
         let mut st = self.at_gate(None)?;
         let state = &mut *st;
-        if state.copy_in || state.batch >= BATCH_MAX {
+        if state.batch >= BATCH_MAX {
             state.close_batch();
         }
         // Closes of dropped statements ride at the head of a batch (their CloseComplete
         // reaches the first member, which skips it), so a workload of shared reads alone
         // still closes what its statement cache evicts.
-        if state.batch == 0 && !state.copy_in && !state.pending_closes.is_empty() {
-            for name in state.pending_closes.drain(..) {
-                frontend::close(b'S', &name, &mut state.buf)
-                    .map_err(|e| Error::io("encoding Close", e))?;
-            }
+        if state.batch == 0 {
+            state.write_closes()?;
+            state.pending_closes.clear();
         }
         let mark = state.buf.len();
         if let Err(e) = encode(&mut state.buf) {

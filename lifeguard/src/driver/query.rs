@@ -282,34 +282,23 @@ impl RowStream {
     fn step(&mut self) -> Result<Option<Row>> {
         loop {
             match self.resp.next()? {
-                Message::BindComplete | Message::CloseComplete => {}
+                Message::BindComplete | Message::CloseComplete => continue,
                 Message::DataRow(body) => return Row::new(self.statement.clone(), body).map(Some),
-                Message::CommandComplete(body) => {
-                    self.affected = Some(rows_affected(&body));
-                    if self.resp.is_member() {
-                        return self.finish();
-                    }
-                }
-                Message::EmptyQueryResponse | Message::PortalSuspended => {
-                    self.affected = Some(0);
-                    if self.resp.is_member() {
-                        return self.finish();
-                    }
-                }
+                Message::CommandComplete(body) => self.affected = Some(rows_affected(&body)),
+                Message::EmptyQueryResponse | Message::PortalSuspended => self.affected = Some(0),
                 Message::ErrorResponse(body) => {
                     self.error = Some(parse_db(self.resp.conn(), &body));
-                    if self.resp.is_member() {
-                        return self.finish();
-                    }
                 }
                 Message::ReadyForQuery(_) => return self.finish(),
                 _ => return Err(Error::protocol("unexpected message in query results")),
             }
+            // Only a statement's last message gets here: it ends a shared-`Sync` member's answer.
+            if self.resp.is_member() {
+                return self.finish();
+            }
         }
     }
-}
 
-impl RowStream {
     /// The answer is complete: the statement's error, if it had one.
     fn finish(&mut self) -> Result<Option<Row>> {
         self.done = true;

@@ -94,30 +94,11 @@ fn lex(sql: &str) -> Option<Vec<Tok<'_>>> {
                 // `E'…'` strings take backslash escapes; `''` is a quote in every kind.
                 let escapes =
                     matches!(out.last(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("e"));
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => return None,
-                        Some(b'\\') if escapes => i += 2,
-                        Some(b'\'') if b.get(i + 1) == Some(&b'\'') => i += 2,
-                        Some(b'\'') => break,
-                        Some(_) => i += 1,
-                    }
-                }
-                i += 1;
+                i = past_quoted(b, i, escapes)?;
                 out.push(Tok::Other);
             }
             b'"' => {
-                i += 1;
-                loop {
-                    match b.get(i) {
-                        None => return None,
-                        Some(b'"') if b.get(i + 1) == Some(&b'"') => i += 2,
-                        Some(b'"') => break,
-                        Some(_) => i += 1,
-                    }
-                }
-                i += 1;
+                i = past_quoted(b, i, false)?;
                 out.push(Tok::Quoted);
             }
             b'$' => {
@@ -171,6 +152,22 @@ fn lex(sql: &str) -> Option<Vec<Tok<'_>>> {
         }
     }
     Some(out)
+}
+
+/// The index just past the quoted text opening at `b[start]` (a `'` string or a `"`
+/// identifier, where a doubled quote stands for itself; `backslash`: `\` escapes the next
+/// byte, as in `E'…'`), or `None` when it never closes.
+fn past_quoted(b: &[u8], start: usize, backslash: bool) -> Option<usize> {
+    let quote = b[start];
+    let mut i = start + 1;
+    loop {
+        match *b.get(i)? {
+            b'\\' if backslash => i += 2,
+            c if c == quote && b.get(i + 1) == Some(&quote) => i += 2,
+            c if c == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
 }
 
 fn is_in(word: &str, list: &[&str]) -> bool {
