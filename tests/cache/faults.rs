@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lifeguard::cache::redis;
 use lifeguard::cache::Cache;
 
 use crate::{Film, OwnRedis};
@@ -126,4 +127,63 @@ fn redis_stopped_under_load_costs_callers_nothing() {
     );
     assert_eq!(errors, 0);
     assert_eq!(wrong, 0);
+}
+
+/// A stalled Redis (`CLIENT PAUSE` on a Redis of our own) answers nothing for 2 s: a call
+/// made from a coroutine, as a service's are, must fail after its call timeout, not wait
+/// the stall out. (may times a coroutine's park in whole milliseconds, truncated: the
+/// sub-millisecond rest of a deadline was once waited for without a timeout.)
+#[test]
+fn stalled_redis_times_out_in_coroutines() {
+    crate::shared::coroutine_stacks();
+    let (_redis, port) = OwnRedis::start();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let timeout = Duration::from_millis(250);
+    let cache = Cache::builder(url.as_str())
+        .namespace(crate::namespace("stall"))
+        .call_timeout(timeout)
+        // The breaker would answer later calls without asking Redis.
+        .breaker(1000, Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let c = cache.clone();
+    may::go!(move || c.cmd(&redis::cmd("PING")).map(|_| ()))
+        .join()
+        .unwrap()
+        .unwrap();
+    // Paused from a connection of its own (the pause exempts only the pausing client).
+    let admin = Cache::builder(url.as_str()).build().unwrap();
+    admin
+        .cmd(redis::cmd("CLIENT").arg("PAUSE").arg(2000).arg("ALL"))
+        .unwrap();
+    let paused = Instant::now();
+    let probes: Vec<_> = (0..8)
+        .map(|_| {
+            let c = cache.clone();
+            may::go!(move || {
+                let t = Instant::now();
+                let r = c.cmd(&redis::cmd("PING"));
+                (t.elapsed(), r.is_err())
+            })
+        })
+        .collect();
+    let thread_probe = {
+        let t = Instant::now();
+        let r = cache.cmd(&redis::cmd("PING"));
+        (t.elapsed(), r.is_err())
+    };
+    let results: Vec<_> = probes.into_iter().map(|p| p.join().unwrap()).collect();
+    println!(
+        "stalled Redis, call timeout {timeout:?}: coroutine calls {:?}; thread call {:?} (all within {} ms of the pause)",
+        results,
+        thread_probe,
+        paused.elapsed().as_millis()
+    );
+    for (took, failed) in results.iter().chain([&thread_probe]) {
+        assert!(*failed, "a call answered during the stall ({took:?})");
+        assert!(
+            *took < Duration::from_millis(1500),
+            "a call waited {took:?} of a 2 s stall (timeout {timeout:?})"
+        );
+    }
 }

@@ -86,6 +86,31 @@ fn query_timeout_cancels_and_keeps_the_connection() {
     );
 }
 
+/// `query_timeout` holds for queries made from coroutines, as a service's are. (may times
+/// a coroutine's park in whole milliseconds, truncated: the sub-millisecond rest of the
+/// deadline was once waited for without a timeout, so each of these ran its full 3 s.)
+#[test]
+fn query_timeout_holds_in_coroutines() {
+    let timeout = Duration::from_millis(250);
+    let mut cfg: Config = support::database_url().parse().unwrap();
+    cfg.query_timeout(Some(timeout));
+    let c = Client::connect_with(&cfg).unwrap();
+    let probe = c.clone();
+    let results = crate::in_coroutines(8, move |_| {
+        let t = Instant::now();
+        let r = probe.query_one("SELECT pg_sleep(3)", &[]);
+        (t.elapsed(), r.map(|_| ()).map_err(|e| e.is_timeout()))
+    });
+    println!("pg_sleep(3) with query_timeout {timeout:?}, from 8 coroutines: {results:?}");
+    for (took, r) in &results {
+        assert_eq!(*r, Err(true), "not a timeout ({took:?})");
+        assert!(
+            *took < Duration::from_millis(1500),
+            "a query waited {took:?} (query_timeout {timeout:?})"
+        );
+    }
+}
+
 #[test]
 fn connect_timeout_against_a_silent_server() {
     // A listener that accepts TCP but never speaks the protocol.

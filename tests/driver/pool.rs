@@ -50,6 +50,37 @@ fn full_pool_is_a_typed_timeout_not_a_hang() {
     assert_eq!(p.status().in_use, 0);
 }
 
+/// Coroutines waiting on a full pool get their typed timeout on time, not when the holder
+/// lets go: may keeps parker timeouts in whole milliseconds, and the pool's wait must not
+/// turn the sub-millisecond rest of its deadline into an untimed wait.
+#[test]
+fn full_pool_times_out_on_time_in_coroutines() {
+    let p = Pool::builder(support::database_url())
+        .max_size(1)
+        .acquire_timeout(Duration::from_millis(250))
+        .build()
+        .unwrap();
+    let held = p.get().unwrap();
+    let holder = may::go!(move || {
+        may::coroutine::sleep(Duration::from_secs(3));
+        drop(held);
+    });
+    let p2 = p.clone();
+    let waits = in_coroutines(8, move |_| {
+        let started = Instant::now();
+        let got = p2.get().map(|_| ()).map_err(|e| e.kind());
+        (got, started.elapsed())
+    });
+    holder.join().unwrap();
+    for (i, (got, took)) in waits.iter().enumerate() {
+        println!("waiter {i}: {got:?} after {} ms", took.as_millis());
+    }
+    for (got, took) in &waits {
+        assert_eq!(*got, Err(ErrorKind::PoolTimeout));
+        assert!(*took < Duration::from_millis(1500), "waited {took:?}");
+    }
+}
+
 #[test]
 fn pool_keeps_serving_after_a_backend_is_killed() {
     let p = pool(2);

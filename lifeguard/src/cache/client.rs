@@ -353,7 +353,9 @@ impl Conn {
                 ));
             }
             // A wake-up before the park makes it return at once; a spurious one loops.
-            let _ = reply.blocker.park(Some(left));
+            let _ = reply
+                .blocker
+                .park(Some(crate::driver::wait::parker_timeout(left)));
         };
         Reply::recycle(reply);
         outcome

@@ -338,7 +338,7 @@ impl Conn {
                         ));
                     }
                     self.gate
-                        .wait_timeout(st, left)
+                        .wait_timeout(st, crate::driver::wait::parker_timeout(left))
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
@@ -404,7 +404,7 @@ impl Conn {
                         ));
                     }
                     self.gate
-                        .wait_timeout(st, left)
+                        .wait_timeout(st, crate::driver::wait::parker_timeout(left))
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }

@@ -23,3 +23,4 @@ pub(crate) mod statement;
 pub(crate) mod tls;
 pub(crate) mod transaction;
 pub(crate) mod types;
+pub(crate) mod wait;

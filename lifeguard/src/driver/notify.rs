@@ -63,7 +63,7 @@ impl Notifications {
             .notifications()
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        match rx.recv_timeout(timeout) {
+        match rx.recv_timeout(crate::driver::wait::parker_timeout(timeout)) {
             Ok(n) => Ok(Some(n)),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(self.conn.closed_error()),

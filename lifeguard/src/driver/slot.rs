@@ -192,7 +192,7 @@ impl SlotReceiver {
                     if left.is_zero() {
                         return Err(RecvError::Timeout);
                     }
-                    Some(left)
+                    Some(crate::driver::wait::parker_timeout(left))
                 }
             };
             // Parking outside the lock: a wake-up that lands in between leaves the

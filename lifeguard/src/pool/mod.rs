@@ -38,6 +38,7 @@ use crate::driver::client::Client;
 use crate::driver::config::Config;
 use crate::driver::executor::{Executor, Target};
 use crate::driver::transaction::{Transaction, TransactionBuilder};
+use crate::driver::wait::parker_timeout;
 use crate::error::{Error, ErrorKind, Result};
 use crate::observe;
 use builder::Settings;
@@ -471,7 +472,7 @@ impl Inner {
             st.shared_waiting += 1;
             st = self
                 .changed
-                .wait_timeout(st, left)
+                .wait_timeout(st, parker_timeout(left))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
             st.shared_waiting -= 1;
@@ -497,7 +498,7 @@ impl Inner {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if !left.is_zero() {
-                waiter.wake.wait_timeout(left);
+                waiter.wake.wait_timeout(parker_timeout(left));
             }
             let mut st = self.lock();
             if let Some(slot) = waiter.take() {

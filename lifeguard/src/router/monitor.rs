@@ -60,7 +60,9 @@ pub(crate) fn start(shared: Arc<Shared>) -> Result<Mutex<Sender<()>>> {
             .stack_size(0x10000)
             .spawn(move || {
                 // Any other answer: the router is gone (or asked us to stop).
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                while let Err(RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(crate::driver::wait::parker_timeout(interval))
+                {
                     if !monitor.tick(&shared, &stopped) {
                         break;
                     }
