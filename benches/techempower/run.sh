@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TechEmpower-style run: the Lifeguard service (default pick, then the worker-affine pick)
+# TechEmpower-style run: the Lifeguard service (default pick: worker-affine, then the least-loaded pick)
 # and the tokio service (hyper + tokio-postgres), each loaded with wrk on /db,
 # /queries?q=20, /fortunes and /updates?q=20 (plus Lifeguard's /updates-case?q=20, the
 # CASE form of the batch update), BENCH_RUNS times in alternation. Prints one markdown
@@ -107,7 +107,7 @@ for run in $(seq "$runs"); do
     (
         flock 9
         measure lifeguard 8081 "/updates-case?q=20" env "$bin/lifeguard-service"
-        measure lifeguard-affine 8083 "" env BENCH_AFFINE=1 "$bin/lifeguard-service"
+        measure lifeguard-least 8083 "" env BENCH_PICK=least-loaded "$bin/lifeguard-service"
         measure tokio 8082 "" "$bin/tokio-service"
     ) 9>/tmp/bench.lock
 done
@@ -130,15 +130,15 @@ sort -t$'\t' -k1,1 -k2,2 -k4,4n "$results" | awk -F'\t' '
         return sprintf("| %.0f (%.0f–%.0f) | %.2f ", med[stack, ep], rps[key, 1], rps[key, c], p[stack, ep])
     }
     END {
-        print "| endpoint | Lifeguard req/s (min–max) | p99 ms | Lifeguard worker-affine req/s | p99 ms | tokio (hyper + tokio-postgres) req/s | p99 ms | Lifeguard/tokio | affine/tokio | errors |"
+        print "| endpoint | Lifeguard req/s (min–max) | p99 ms | Lifeguard, least-loaded pick req/s | p99 ms | tokio (hyper + tokio-postgres) req/s | p99 ms | Lifeguard/tokio | least-loaded/tokio | errors |"
         print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= eps; i++) {
             ep = order[i]
-            row = "| `" ep "` " cell("lifeguard", ep) cell("lifeguard-affine", ep) cell("tokio", ep)
+            row = "| `" ep "` " cell("lifeguard", ep) cell("lifeguard-least", ep) cell("tokio", ep)
             t = med["tokio", ep]
             row = row sprintf("| %s | %s | %d |", t ? sprintf("%.2f×", med["lifeguard", ep] / t) : "—",
-                t && med["lifeguard-affine", ep] ? sprintf("%.2f×", med["lifeguard-affine", ep] / t) : "—",
-                errs["lifeguard" SUBSEP ep] + errs["lifeguard-affine" SUBSEP ep] + errs["tokio" SUBSEP ep])
+                t && med["lifeguard-least", ep] ? sprintf("%.2f×", med["lifeguard-least", ep] / t) : "—",
+                errs["lifeguard" SUBSEP ep] + errs["lifeguard-least" SUBSEP ep] + errs["tokio" SUBSEP ep])
             print row
         }
     }'

@@ -2,7 +2,7 @@
 //! connections × concurrent tasks, for Lifeguard, tokio-postgres, sqlx and pgbench.
 //!
 //! `cargo run --release` (env: DATABASE_URL, BENCH_SWEEP="1x1,4x64,8x256,8x1024", BENCH_SECS=5;
-//! BENCH_ONLY=lifeguard runs Lifeguard alone (default and worker-affine picks), for profiling;
+//! BENCH_ONLY=lifeguard runs Lifeguard alone (default worker-affine and least-loaded picks), for profiling;
 //! `--features alloc-count` adds allocations per query; BENCH_REPLICA_URL adds a cell for
 //! the router's replica reads — `router-spread.sh` makes the replica); BENCH_OPS=N with
 //! BENCH_PROFILE=lifeguard|tokio-postgres runs exactly N selects on the first cell, for callgrind.
@@ -129,7 +129,7 @@ impl Window {
     }
 }
 
-/// Lifeguard's pool, with the default (least-loaded) pick or the worker-affine one.
+/// Lifeguard's pool, with the default (worker-affine) pick or the least-loaded one.
 fn lifeguard_run(url: &str, conns: usize, tasks: usize, secs: u64, affine: bool) -> Outcome {
     use lifeguard::Executor;
     let pool = lifeguard::Pool::builder(url)
@@ -642,8 +642,8 @@ fn main() {
     println!("|---|---|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for (conns, tasks) in sweep {
-        let lg = lifeguard_run(&url, conns, tasks, secs, false);
-        let la = lifeguard_run(&url, conns, tasks, secs, true);
+        let lg = lifeguard_run(&url, conns, tasks, secs, true);
+        let la = lifeguard_run(&url, conns, tasks, secs, false);
         if let Ok(replica) = std::env::var("BENCH_REPLICA_URL") {
             let replica = if replica.contains("sslmode=") {
                 replica
@@ -673,14 +673,14 @@ fn main() {
                 lg.errors
             );
             println!(
-                "| {conns}×{tasks} | lifeguard, worker-affine pick | {:.0} | {:.2} | {:.2} | {} |",
+                "| {conns}×{tasks} | lifeguard, least-loaded pick | {:.0} | {:.2} | {:.2} | {} |",
                 la.ops_per_sec(),
                 la.hist.value_at_quantile(0.5) as f64 / 1000.0,
                 la.hist.value_at_quantile(0.99) as f64 / 1000.0,
                 la.errors
             );
             if cfg!(feature = "alloc-count") {
-                for (name, o) in [("default pick", &lg), ("worker-affine", &la)] {
+                for (name, o) in [("default pick", &lg), ("least-loaded pick", &la)] {
                     println!(
                         "allocations per query (whole process, {conns}×{tasks}, {name}): {:.2} ({} allocations, {} queries)",
                         o.allocs as f64 / o.ops.max(1) as f64,
@@ -697,7 +697,7 @@ fn main() {
         let pp = pgbench_run(&a, conns, secs, 16);
         for (name, o) in [
             ("lifeguard", &lg),
-            ("lifeguard, worker-affine pick", &la),
+            ("lifeguard, least-loaded pick", &la),
             ("tokio-postgres", &tp),
             ("sqlx", &sx),
             ("pgbench -M prepared (1 task/conn)", &pb),
@@ -722,7 +722,7 @@ fn main() {
             la.ops_per_sec() / lg.ops_per_sec(),
         ));
     }
-    println!("\n| conns×tasks | lifeguard/tokio-postgres | lifeguard/sqlx | lifeguard/pgbench | lifeguard/pgbench-pipelined | p99 lifeguard/tokio-postgres | worker-affine/default pick |");
+    println!("\n| conns×tasks | lifeguard/tokio-postgres | lifeguard/sqlx | lifeguard/pgbench | lifeguard/pgbench-pipelined | p99 lifeguard/tokio-postgres | least-loaded/default pick |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (c, t, a, b, p, q, l, f) in ratios {
         println!("| {c}×{t} | {a:.2}× | {b:.2}× | {p:.2}× | {q:.2}× | {l:.2} | {f:.2}× |");

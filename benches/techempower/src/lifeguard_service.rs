@@ -3,7 +3,8 @@
 //! `UPDATE … FROM unnest(…)` per update batch. `/updates-case?q=N` is the same batch as the
 //! classic `CASE id WHEN …` statement (dynamic text, one statement per N), for comparison.
 //!
-//! Env: DATABASE_URL, BENCH_CONNS (default 2), BENCH_AFFINE=1 (the worker-affine pick),
+//! Env: DATABASE_URL, BENCH_CONNS (default 2), BENCH_PICK=least-loaded (the pool's pick
+//! without worker affinity; the default is the pool's default, worker-affine),
 //! LISTEN (default 127.0.0.1:8081).
 
 mod common;
@@ -147,14 +148,19 @@ impl HttpServiceFactory for Factory {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     may::config().set_workers(2).set_stack_size(0x4000);
     let (url, conns, addr) = common::settings(8081);
-    let affine = std::env::var("BENCH_AFFINE").is_ok_and(|v| v == "1");
-    let pool = Pool::builder(url)
-        .max_size(conns)
-        .min_size(conns)
-        .worker_affine(affine)
-        .build()?;
+    let mut builder = Pool::builder(url).max_size(conns).min_size(conns);
+    let least_loaded = std::env::var("BENCH_PICK").is_ok_and(|v| v == "least-loaded");
+    if least_loaded {
+        builder = builder.worker_affine(false);
+    }
+    let pool = builder.build()?;
     let server = Factory { pool }.start(&addr)?;
-    println!("lifeguard-service on http://{addr} ({conns} connections, worker_affine {affine})");
+    let pick = if least_loaded {
+        "least-loaded"
+    } else {
+        "default"
+    };
+    println!("lifeguard-service on http://{addr} ({conns} connections, {pick} pick)");
     server.join().map_err(|_| "the server stopped")?;
     Ok(())
 }

@@ -92,6 +92,15 @@ impl Client {
         self.conn.statements.len()
     }
 
+    /// The `may` worker thread (`0..may::config().get_workers()`) that polls this
+    /// connection's socket: its reader runs there and wakes its callers there. Connections
+    /// are spread over the workers as they open; a caller on this worker saves two thread
+    /// crossings per query (the pool's [`worker_affine`](crate::PoolBuilder::worker_affine)
+    /// pick uses it).
+    pub fn reader_worker(&self) -> usize {
+        self.conn.home_worker()
+    }
+
     /// Queries written and not yet fully answered.
     pub fn in_flight(&self) -> usize {
         self.conn.inflight()

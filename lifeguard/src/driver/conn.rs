@@ -143,6 +143,8 @@ pub(crate) struct Conn {
     pub(crate) types: std::sync::Mutex<HashMap<Oid, Type>>,
     pub(crate) config: Arc<Config>,
     pub(crate) cancel: CancelToken,
+    /// The may worker the reader is polled on (counted there while the connection lives).
+    home: crate::driver::worker::Home,
 }
 
 /// What connection set-up hands over to the shared connection.
@@ -186,6 +188,7 @@ impl Conn {
             statements: StatementCache::new(config.statement_cache_capacity),
             types: std::sync::Mutex::new(HashMap::new()),
             cancel: est.cancel,
+            home: crate::driver::worker::Home::of(&est.read),
             config,
         });
         let weak = Arc::downgrade(&conn);
@@ -470,6 +473,11 @@ impl Conn {
 
     pub(crate) fn is_broken(&self) -> bool {
         self.broken.load(Ordering::Relaxed) || self.is_closed()
+    }
+
+    /// The may worker the reader runs on (see `driver::worker`).
+    pub(crate) fn home_worker(&self) -> usize {
+        self.home.worker()
     }
 
     /// Requests queued and not yet answered (a load hint for the pool).

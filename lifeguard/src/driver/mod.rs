@@ -24,3 +24,4 @@ pub(crate) mod tls;
 pub(crate) mod transaction;
 pub(crate) mod types;
 pub(crate) mod wait;
+pub(crate) mod worker;

@@ -50,6 +50,23 @@ impl Stream {
     }
 }
 
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// The socket and two duplicates of it, as (read, write, shutdown), the read one polled on
+/// the may worker with the fewest readers (see `driver::worker`).
+pub(crate) fn three_ways(s: Stream) -> io::Result<(Stream, Stream, Stream)> {
+    let w = s.try_clone()?;
+    let k = s.try_clone()?;
+    Ok(crate::driver::worker::spread(s, w, k))
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -83,9 +100,8 @@ impl Socket {
     pub(crate) fn split(self) -> io::Result<(ReadHalf, WriteHalf, Stream)> {
         match self {
             Socket::Plain(s) => {
-                let w = s.try_clone()?;
-                let k = s.try_clone()?;
-                Ok((ReadHalf::Plain(s), WriteHalf::Plain(w), k))
+                let (r, w, k) = three_ways(s)?;
+                Ok((ReadHalf::Plain(r), WriteHalf::Plain(w), k))
             }
             #[cfg(feature = "tls")]
             Socket::Tls(t) => {
@@ -136,6 +152,16 @@ pub(crate) enum ReadHalf {
     Plain(Stream),
     #[cfg(feature = "tls")]
     Tls(crate::driver::tls::TlsReadHalf),
+}
+
+impl std::os::fd::AsRawFd for ReadHalf {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            ReadHalf::Plain(s) => s.as_raw_fd(),
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(t) => t.stream().as_raw_fd(),
+        }
+    }
 }
 
 impl Read for ReadHalf {

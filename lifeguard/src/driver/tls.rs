@@ -203,12 +203,11 @@ impl TlsStream {
 
     pub(crate) fn split(self) -> io::Result<(TlsReadHalf, TlsWriteHalf, Stream)> {
         let shared = Arc::new(Mutex::new(self.conn));
-        let w = self.sock.try_clone()?;
-        let k = self.sock.try_clone()?;
+        let (r, w, k) = crate::driver::socket::three_ways(self.sock)?;
         Ok((
             TlsReadHalf {
                 conn: shared.clone(),
-                sock: self.sock,
+                sock: r,
                 raw: BytesMut::new(),
                 scratch: vec![0u8; 16 * 1024].into_boxed_slice(),
             },
@@ -252,6 +251,13 @@ pub(crate) struct TlsReadHalf {
     /// Where socket reads land (zeroed once): only the bytes read are copied into `raw`,
     /// instead of zero-filling 16 KiB of `raw` before every read.
     scratch: Box<[u8]>,
+}
+
+impl TlsReadHalf {
+    /// The socket it reads from.
+    pub(crate) fn stream(&self) -> &Stream {
+        &self.sock
+    }
 }
 
 impl Read for TlsReadHalf {

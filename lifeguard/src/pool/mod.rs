@@ -39,6 +39,7 @@ use crate::driver::config::Config;
 use crate::driver::executor::{Executor, Target};
 use crate::driver::transaction::{Transaction, TransactionBuilder};
 use crate::driver::wait::parker_timeout;
+use crate::driver::worker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::observe;
 use builder::Settings;
@@ -274,17 +275,15 @@ impl Pool {
         let snapshot = inner.shared.load();
         let n = snapshot.len();
         if n > 0 {
-            if inner.settings.worker_affine {
-                if let Some(slot) = affine_pick(&snapshot) {
-                    if n < inner.settings.max_size && slot.client.in_flight() > 0 {
-                        inner.grow();
-                    }
-                    slot.touch(inner.now_ms());
-                    return Ok(slot.client.clone());
-                }
-            }
+            let here = if inner.settings.worker_affine {
+                worker::current()
+            } else {
+                None
+            };
             let start = inner.next.fetch_add(1, Ordering::Relaxed);
+            // The least-loaded connection, and the least-loaded one read on this worker.
             let mut best: Option<(&Arc<Slot>, usize)> = None;
+            let mut near: Option<(&Arc<Slot>, usize)> = None;
             for i in 0..n {
                 let slot = &snapshot[(start + i) % n];
                 if !slot.shareable() {
@@ -293,14 +292,25 @@ impl Pool {
                 let load = slot.client.in_flight();
                 if best.is_none_or(|(_, l)| load < l) {
                     best = Some((slot, load));
-                    if load == 0 {
-                        break;
-                    }
+                }
+                if here == Some(slot.client.reader_worker()) && near.is_none_or(|(_, l)| load < l) {
+                    near = Some((slot, load));
+                }
+                let done = match here {
+                    Some(_) => near.is_some_and(|(_, l)| l == 0),
+                    None => load == 0,
+                };
+                if done {
+                    break;
                 }
             }
-            if let Some((slot, load)) = best {
+            if let Some((least, min)) = best {
+                let slot = match near {
+                    Some((slot, load)) if near_enough(load, min) => slot,
+                    _ => least,
+                };
                 // Every connection busy and room for more: open one in the background.
-                if load > 0 && n < inner.settings.max_size {
+                if min > 0 && n < inner.settings.max_size {
                     inner.grow();
                 }
                 slot.touch(inner.now_ms());
@@ -312,40 +322,11 @@ impl Pool {
     }
 }
 
-thread_local! {
-    /// This thread's number among the threads that have run a coroutine's pool query
-    /// (`usize::MAX` until then): may's workers, numbered in the order they first ask.
-    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
-}
-static WORKERS_SEEN: AtomicUsize = AtomicUsize::new(0);
-
-/// The worker-affine pick: among the connections `i` with `i % workers == worker % workers`
-/// (one per worker when the pool has as many connections as may has workers), the least
-/// loaded shareable one. `None` outside a coroutine, or when none of them is shareable
-/// (the caller then takes the plain least-loaded pick).
-fn affine_pick(snapshot: &[Arc<Slot>]) -> Option<&Arc<Slot>> {
-    if !may::coroutine::is_coroutine() {
-        return None;
-    }
-    let worker = WORKER.with(|w| {
-        if w.get() == usize::MAX {
-            w.set(WORKERS_SEEN.fetch_add(1, Ordering::Relaxed));
-        }
-        w.get()
-    });
-    let workers = may::config().get_workers().max(1);
-    let n = snapshot.len();
-    // Fewer connections than workers: workers share them round the ring.
-    let (first, step) = if n <= workers {
-        (worker % n, n)
-    } else {
-        (worker % workers, workers)
-    };
-    snapshot[first..]
-        .iter()
-        .step_by(step)
-        .filter(|s| s.shareable())
-        .min_by_key(|s| s.client.in_flight())
+/// Whether the connection read on the caller's worker, with `load` queries in flight, is
+/// preferred to the least-loaded one with `min`: staying on one worker saves two thread
+/// crossings per query, but not at the price of queueing behind twice the work.
+fn near_enough(load: usize, min: usize) -> bool {
+    load <= 2 * min + 2
 }
 
 impl Inner {
