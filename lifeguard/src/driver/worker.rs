@@ -30,11 +30,16 @@ static PROBES: Once = Once::new();
 /// Live readers per worker, across every connection of the process.
 fn readers() -> &'static [AtomicUsize] {
     static READERS: OnceLock<Box<[AtomicUsize]>> = OnceLock::new();
-    READERS.get_or_init(|| (0..workers()).map(|_| AtomicUsize::new(0)).collect())
+    READERS.get_or_init(|| {
+        let n = may::config().get_workers().max(1);
+        (0..n).map(|_| AtomicUsize::new(0)).collect()
+    })
 }
 
+/// may's worker count, read once: may sizes its selectors when its scheduler starts, and a
+/// later `set_workers` must not move our arithmetic (or index past the counters).
 fn workers() -> usize {
-    may::config().get_workers().max(1)
+    readers().len()
 }
 
 /// The worker that polls `fd`.
