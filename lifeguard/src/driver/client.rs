@@ -98,7 +98,7 @@ impl Client {
     /// crossings per query (the pool's [`worker_affine`](crate::PoolBuilder::worker_affine)
     /// pick uses it).
     pub fn reader_worker(&self) -> usize {
-        self.conn.home_worker()
+        self.conn.reader_worker()
     }
 
     /// Queries written and not yet fully answered.

@@ -476,7 +476,7 @@ impl Conn {
     }
 
     /// The may worker the reader runs on (see `driver::worker`).
-    pub(crate) fn home_worker(&self) -> usize {
+    pub(crate) fn reader_worker(&self) -> usize {
         self.home.worker()
     }
 

@@ -43,7 +43,7 @@ fn workers() -> usize {
 }
 
 /// The worker that polls `fd`.
-pub(crate) fn of_fd(fd: RawFd) -> usize {
+fn of_fd(fd: RawFd) -> usize {
     usize::try_from(fd).unwrap_or(0) % workers()
 }
 

@@ -189,9 +189,8 @@ impl PoolBuilder {
     /// flight (plus two), and to any other when it is checked out or broken; callers that
     /// are not coroutines get the least-loaded one.
     ///
-    /// Off: always the least-loaded connection. On this 2-core machine's TechEmpower-style
-    /// run (README, Benchmark) the affine pick took /db from 1.10× to 1.20× the tokio
-    /// service and /fortunes from 1.18× to 1.23×.
+    /// Off: always the least-loaded connection (README, Benchmark, has both picks measured
+    /// in the TechEmpower-style service and the point-select sweep).
     pub fn worker_affine(mut self, on: bool) -> Self {
         self.settings.worker_affine = on;
         self
