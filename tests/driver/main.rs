@@ -5,6 +5,8 @@
 #[allow(dead_code)]
 mod support;
 
+pub use support::in_coroutines;
+
 mod auth;
 mod copy;
 mod errors;
@@ -34,24 +36,6 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Runs `f` in `n` coroutines and returns their results in spawn order.
-pub fn in_coroutines<T: Send + 'static>(
-    n: usize,
-    f: impl Fn(usize) -> T + Send + Sync + 'static,
-) -> Vec<T> {
-    let f = std::sync::Arc::new(f);
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let f = f.clone();
-            may::go!(move || f(i))
-        })
-        .collect();
-    handles
-        .into_iter()
-        .map(|h| h.join().expect("coroutine panicked"))
-        .collect()
 }
 
 /// Drops a table when the test ends, whatever happened.
