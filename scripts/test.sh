@@ -40,34 +40,10 @@ run_cargo_plain() {
     fi
 }
 
-# A test binary killed by a signal crashed instead of failing an assertion. may 0.3's epoll
-# loop can abort a process (a stale event pointing at a socket's freed registration:
-# "misaligned pointer dereference" in generator's StackBox, then "RefCell already borrowed" in
-# may's epoll.rs; seen once in a tests/driver run). Such a binary runs once more, said loudly,
-# and its second result counts; when any binary failed an assertion nothing is rerun.
-rerun_crashed() {
-    local failures crashed
-    failures=$(grep -c 'to rerun pass `' "$log" || true)
-    mapfile -t crashed < <(awk '
-        /to rerun pass `/ { match($0, /`[^`]*`/); args = substr($0, RSTART + 1, RLENGTH - 2); n = NR }
-        /process didn.t exit successfully: .*\(signal: / && n && NR - n <= 3 { print args; n = 0 }' "$log")
-    if ((${#crashed[@]} == 0 || ${#crashed[@]} != failures)); then
-        return
-    fi
-    status=0
-    local args
-    for args in "${crashed[@]}"; do
-        echo "test.sh: RERUN: the test binary of \`$args\` was killed by a signal (a crash, not a failed test); running it once more"
-        # shellcheck disable=SC2086 # the args are cargo's own words
-        run_cargo test $args --no-fail-fast
-    done
-}
-
 if (($# > 0)); then
     run_cargo test --workspace --all-targets --no-fail-fast "$@"
 else
     run_cargo test --workspace --all-targets --no-fail-fast
-    rerun_crashed
     run_cargo test --workspace --doc --no-fail-fast
     # The checked-SQL macros must also build from .lifeguard-offline/ alone, and that folder
     # must match what the database says today.

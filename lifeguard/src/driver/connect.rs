@@ -17,7 +17,7 @@ use postgres_protocol::message::frontend;
 use crate::driver::cancel::CancelToken;
 use crate::driver::config::{Config, Host, SslMode};
 use crate::driver::conn::{Conn, Established};
-use crate::driver::socket::{Socket, Stream};
+use crate::driver::socket::{Socket, Stream, UnixSocket};
 use crate::error::{DbError, Error, ErrorKind, Result};
 
 /// Connects to the first host in the configuration that accepts us.
@@ -86,7 +86,7 @@ pub(crate) fn open_stream(host: &Host, port: u16, timeout: Option<Duration>) -> 
         Host::Unix(dir) => {
             let path = dir.join(format!(".s.PGSQL.{port}"));
             UnixStream::connect(&path)
-                .map(Stream::Unix)
+                .map(|s| Stream::Unix(UnixSocket::new(s)))
                 .map_err(|e| Error::io(format!("connecting to {}", path.display()), e))
         }
         Host::Tcp(name) => {
