@@ -7,6 +7,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::thread::ThreadId;
 
 use lifeguard::{Executor, Pool};
 
@@ -14,7 +15,7 @@ use support::in_coroutines;
 
 /// may's worker number for each worker thread: a coroutine spawned onto worker `i` reports
 /// the thread it runs on.
-fn worker_threads() -> HashMap<std::thread::ThreadId, usize> {
+fn worker_threads() -> HashMap<ThreadId, usize> {
     (0..may::config().get_workers())
         .map(|i| {
             // SAFETY (may): the coroutine keeps no thread-local state across a yield.
@@ -44,46 +45,52 @@ fn affine_pool(n: usize, affine: bool) -> (Pool, HashMap<i32, usize>) {
     (p, readers)
 }
 
+/// may's worker number for each worker thread, and the worker each backend is read on.
+struct Workers {
+    threads: HashMap<ThreadId, usize>,
+    readers: HashMap<i32, usize>,
+}
+
+impl Workers {
+    /// How many of the (caller's thread, backend) pairs ran on the connection read on the
+    /// caller's worker.
+    fn own(&self, seen: &[(ThreadId, i32)]) -> usize {
+        seen.iter()
+            .filter(|(thread, pid)| self.threads.get(thread) == self.readers.get(pid))
+            .count()
+    }
+}
+
+/// One query: the thread the caller was on when it picked, and the backend that answered.
+/// The thread is read right before the query: a coroutine moves between workers only when it
+/// yields, and the pick happens before the first yield.
+fn one_query(p: &Pool) -> (ThreadId, i32) {
+    let thread = std::thread::current().id();
+    let pid: i32 = p.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    (thread, pid)
+}
+
 /// Of `n` coroutines' 5 pipelined queries each, the share that ran on the connection read
 /// on the worker the caller was on when it picked.
-fn on_own_worker(p: &Pool, readers: &HashMap<i32, usize>, n: usize) -> f64 {
-    let threads = worker_threads();
+fn on_own_worker(p: &Pool, w: &Workers, n: usize) -> f64 {
     let p = p.clone();
     let seen: Vec<_> = in_coroutines(n, move |_| {
-        let mut seen = Vec::new();
-        for _ in 0..5 {
-            // Read right before the query: a coroutine moves between workers only when it
-            // yields, and the pick happens before the first yield.
-            let thread = std::thread::current().id();
-            let pid: i32 = p.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
-            seen.push((thread, pid));
-        }
-        seen
+        (0..5).map(|_| one_query(&p)).collect::<Vec<_>>()
     })
     .into_iter()
     .flatten()
     .collect();
-    let hits = seen
-        .iter()
-        .filter(|(thread, pid)| threads.get(thread) == readers.get(pid))
-        .count();
-    hits as f64 / seen.len() as f64
+    w.own(&seen) as f64 / seen.len() as f64
 }
 
 /// One coroutine's 40 sequential queries: the most that went to one backend, and how many
 /// ran on the connection read on the worker the coroutine was on when it picked.
-fn sequential(p: &Pool, readers: &HashMap<i32, usize>) -> (usize, usize) {
-    let threads = worker_threads();
+fn sequential(p: &Pool, w: &Workers) -> (usize, usize) {
     let p = p.clone();
     let seen = may::go!(move || {
-        let one = || {
-            let thread = std::thread::current().id();
-            let pid: i32 = p.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
-            (thread, pid)
-        };
         // The first pick may come before the pool has learnt the workers' numbers.
-        one();
-        (0..40).map(|_| one()).collect::<Vec<_>>()
+        one_query(&p);
+        (0..40).map(|_| one_query(&p)).collect::<Vec<_>>()
     })
     .join()
     .unwrap();
@@ -91,11 +98,7 @@ fn sequential(p: &Pool, readers: &HashMap<i32, usize>) -> (usize, usize) {
     for (_, pid) in &seen {
         *counts.entry(*pid).or_default() += 1;
     }
-    let own = seen
-        .iter()
-        .filter(|(thread, pid)| threads.get(thread) == readers.get(pid))
-        .count();
-    (counts.into_values().max().unwrap(), own)
+    (counts.into_values().max().unwrap(), w.own(&seen))
 }
 
 /// The worker-affine pick sends a query to the connection read on the caller's worker, for
@@ -112,21 +115,31 @@ fn worker_affine_pick_keeps_callers_on_their_workers_connection() {
     let workers = may::config().get_workers();
     let (affine, affine_readers) = affine_pool(2, true);
     let (least, least_readers) = affine_pool(2, false);
-    let (seq_affine, seq_own_affine) = sequential(&affine, &affine_readers);
-    let (seq_least, seq_own_least) = sequential(&least, &least_readers);
-    let own_affine = on_own_worker(&affine, &affine_readers, 64);
-    let own_least = on_own_worker(&least, &least_readers, 64);
+    let threads = worker_threads();
+    let on_affine = Workers {
+        threads: threads.clone(),
+        readers: affine_readers,
+    };
+    let on_least = Workers {
+        threads,
+        readers: least_readers,
+    };
+    let (seq_affine, seq_own_affine) = sequential(&affine, &on_affine);
+    let (seq_least, seq_own_least) = sequential(&least, &on_least);
+    let own_affine = on_own_worker(&affine, &on_affine, 64);
+    let own_least = on_own_worker(&least, &on_least, 64);
     println!(
-        "{workers} workers; readers (pid -> worker) affine {affine_readers:?}, least-loaded \
-         {least_readers:?}; of 40 sequential queries, on one backend: affine {seq_affine}, \
+        "{workers} workers; readers (pid -> worker) affine {:?}, least-loaded {:?}; of 40 sequential queries, on one backend: affine {seq_affine}, \
          least-loaded {seq_least}; on the caller's worker: affine {seq_own_affine}, \
          least-loaded {seq_own_least}; of 64x5 concurrent queries on the caller's worker: \
          affine {:.0}%, least-loaded {:.0}%",
+        on_affine.readers,
+        on_least.readers,
         own_affine * 100.0,
         own_least * 100.0
     );
     assert!(seq_least < 36, "the least-loaded pick alternates");
-    let spread: std::collections::HashSet<_> = affine_readers.values().collect();
+    let spread: std::collections::HashSet<_> = on_affine.readers.values().collect();
     if workers < 2 {
         println!("one may worker: nothing to compare");
         return;

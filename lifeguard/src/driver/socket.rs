@@ -270,8 +270,7 @@ mod tests {
             for line in info.lines().filter(|l| l.starts_with("tfd:")) {
                 let mut words = line.split_whitespace();
                 let tfd = words.nth(1).and_then(|w| w.parse().ok());
-                let watched_ino = line
-                    .split_whitespace()
+                let watched_ino = words
                     .find_map(|w| w.strip_prefix("ino:"))
                     .and_then(|h| u64::from_str_radix(h, 16).ok());
                 if let (Some(tfd), Some(i)) = (tfd, watched_ino) {
