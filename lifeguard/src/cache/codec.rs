@@ -7,8 +7,7 @@
 //! Next to the bytes goes a fingerprint of the column names and types: a hit whose
 //! fingerprint differs from the current statement's (the table was altered) is a miss.
 
-use bytes::{BufMut, BytesMut};
-use postgres_protocol::message::backend::Message;
+use bytes::Bytes;
 
 use crate::driver::row::Row;
 use crate::driver::statement::{Column, Statement};
@@ -36,26 +35,17 @@ pub fn encode(row: &Row, columns: usize) -> Vec<u8> {
 
 /// Decodes a stored body into a row described by `statement`'s columns.
 pub(crate) fn decode(statement: &Statement, body: &[u8]) -> Result<Row> {
-    let mut buf = BytesMut::with_capacity(body.len() + 5);
-    buf.put_u8(b'D');
-    buf.put_i32(body.len() as i32 + 4);
-    buf.put_slice(body);
     let bad = |what: String| Error::new(ErrorKind::Cache, what, None);
-    match Message::parse(&mut buf) {
-        Ok(Some(Message::DataRow(data))) => {
-            let row = Row::new(statement.clone(), data)?;
-            if row.len() != statement.columns().len() {
-                return Err(bad(format!(
-                    "a cached row has {} columns where the statement has {}",
-                    row.len(),
-                    statement.columns().len()
-                )));
-            }
-            Ok(row)
-        }
-        Ok(_) => Err(bad("a cached row is not a data row".into())),
-        Err(e) => Err(bad(format!("a cached row does not parse: {e}"))),
+    let row = Row::parse(statement.clone(), Bytes::copy_from_slice(body))
+        .map_err(|e| bad(format!("a cached row does not parse: {e}")))?;
+    if row.len() != statement.columns().len() {
+        return Err(bad(format!(
+            "a cached row has {} columns where the statement has {}",
+            row.len(),
+            statement.columns().len()
+        )));
     }
+    Ok(row)
 }
 
 /// FNV-1a over the first `n` columns' names and type OIDs.

@@ -577,6 +577,14 @@ fn closed_error(c: &Closed) -> Error {
     }
 }
 
+/// One message of a response, from [`Responses::next_frame`].
+pub(crate) enum Frame {
+    /// A `DataRow`'s body: the column count, then each column's length and bytes.
+    DataRow(bytes::Bytes),
+    /// Any other message.
+    Message(Message),
+}
+
 /// Receives one request's responses, message by message.
 pub(crate) struct Responses {
     rx: SlotReceiver,
@@ -656,20 +664,44 @@ impl Responses {
 
     /// The next backend message for this request.
     pub(crate) fn next(&mut self) -> Result<Message> {
+        self.fill()?;
+        Self::parse(&mut self.buf)
+    }
+
+    /// Like [`Responses::next`], with a `DataRow` handed over as its body, unparsed: a
+    /// [`Row`](crate::Row) reads the column lengths itself, in one pass.
+    pub(crate) fn next_frame(&mut self) -> Result<Frame> {
+        if self.fill()? == b'D' {
+            let mut frame = self.buf.split_to(self.frame_len());
+            frame.advance(5);
+            return Ok(Frame::DataRow(frame.freeze()));
+        }
+        Self::parse(&mut self.buf).map(Frame::Message)
+    }
+
+    fn parse(buf: &mut BytesMut) -> Result<Message> {
+        match Message::parse(buf) {
+            Ok(Some(msg)) => Ok(msg),
+            Ok(None) => Err(Error::protocol("a response message ended early")),
+            Err(e) => Err(Error::io("parsing a response", e)),
+        }
+    }
+
+    /// The length of the complete message at the head of `buf`, tag included.
+    fn frame_len(&self) -> usize {
+        let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
+        len as usize + 1
+    }
+
+    /// Waits until a complete message is at the head of the buffer; returns its tag.
+    fn fill(&mut self) -> Result<u8> {
         loop {
             // Only a complete message is parsed: `Message::parse` reserves room for the rest
             // of an incomplete one, which on a drained chunk is an allocation per request.
-            let complete = match Header::parse(&self.buf) {
-                Ok(Some(h)) => self.buf.len() > h.len() as usize,
-                Ok(None) => false,
+            match Header::parse(&self.buf) {
+                Ok(Some(h)) if self.buf.len() > h.len() as usize => return Ok(h.tag()),
+                Ok(_) => {}
                 Err(e) => return Err(Error::io("parsing a response", e)),
-            };
-            if complete {
-                if let Some(msg) =
-                    Message::parse(&mut self.buf).map_err(|e| Error::io("parsing a response", e))?
-                {
-                    return Ok(msg);
-                }
             }
             let chunk = match self.rx.recv(self.deadline) {
                 Ok(c) => c,

@@ -8,7 +8,7 @@ use postgres_protocol::message::backend::{CommandCompleteBody, Message};
 use postgres_protocol::message::frontend;
 use postgres_types::{IsNull, ToSql, Type};
 
-use crate::driver::conn::{Conn, Responses, Token};
+use crate::driver::conn::{Conn, Frame, Responses, Token};
 use crate::driver::row::{base_type, domain_array_element, Row};
 use crate::driver::share::shares_sync;
 use crate::driver::slot::slot;
@@ -100,12 +100,8 @@ pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resu
     }
     let mut columns = Vec::with_capacity(fields.len());
     for (name, oid, table_oid, column_id) in fields {
-        columns.push(Column {
-            name,
-            type_: resolve_type(conn, token, oid)?,
-            table_oid: (table_oid != 0).then_some(table_oid),
-            column_id: (column_id != 0).then_some(column_id),
-        });
+        let type_ = resolve_type(conn, token, oid)?;
+        columns.push(Column::new(name, type_, table_oid, column_id));
     }
     Ok(stmt.with_types(params, columns))
 }
@@ -281,9 +277,12 @@ impl RowStream {
 
     fn step(&mut self) -> Result<Option<Row>> {
         loop {
-            match self.resp.next()? {
+            let msg = match self.resp.next_frame()? {
+                Frame::DataRow(body) => return Row::parse(self.statement.clone(), body).map(Some),
+                Frame::Message(msg) => msg,
+            };
+            match msg {
                 Message::BindComplete | Message::CloseComplete => continue,
-                Message::DataRow(body) => return Row::new(self.statement.clone(), body).map(Some),
                 Message::CommandComplete(body) => self.affected = Some(rows_affected(&body)),
                 Message::EmptyQueryResponse | Message::PortalSuspended => self.affected = Some(0),
                 Message::ErrorResponse(body) => {

@@ -2,10 +2,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 
-use fallible_iterator::FallibleIterator;
-use postgres_protocol::message::backend::DataRowBody;
+use bytes::Bytes;
 use postgres_types::{FromSql, Kind, Type};
 use smallvec::SmallVec;
 
@@ -15,9 +13,12 @@ use crate::error::{Error, ErrorKind, Result};
 /// One result row. Values are decoded on access, from the binary wire format.
 pub struct Row {
     statement: Statement,
-    body: DataRowBody,
-    /// Inline up to 8 columns, so a typical row costs no allocation of its own.
-    ranges: SmallVec<[Option<Range<usize>>; 8]>,
+    /// The `DataRow` body: a column count, then each column's length and bytes.
+    body: Bytes,
+    /// Each column's (offset into `body`, length), the length -1 for NULL. Inline up to 8
+    /// columns, so a typical row costs no allocation of its own; 8 bytes a column keep the
+    /// row small, and it is moved several times on its way to the caller.
+    values: SmallVec<[(u32, i32); 8]>,
 }
 
 mod sealed {
@@ -78,32 +79,60 @@ pub(crate) fn domain_array_element(ty: &Type) -> Option<postgres_types::Oid> {
     }
 }
 
-impl Row {
-    pub(crate) fn new(statement: Statement, body: DataRowBody) -> Result<Row> {
-        let mut ranges = SmallVec::new();
-        let mut it = body.ranges();
-        while let Some(r) = it.next().map_err(|e| Error::io("parsing a data row", e))? {
-            ranges.push(r);
+/// Each column's (offset, length) in a `DataRow` body, checked against the body's size.
+fn values(body: &[u8]) -> Result<SmallVec<[(u32, i32); 8]>> {
+    let bad = || Error::protocol("malformed DataRow message");
+    let count = match body.get(..2) {
+        Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+        _ => return Err(bad()),
+    };
+    let mut values = SmallVec::with_capacity(usize::from(count));
+    let mut off = 2usize;
+    for _ in 0..count {
+        let len = match body.get(off..off + 4) {
+            Some(&[a, b, c, d]) => i32::from_be_bytes([a, b, c, d]),
+            _ => return Err(bad()),
+        };
+        off += 4;
+        let start = u32::try_from(off).map_err(|_| bad())?;
+        match len {
+            -1 => {}
+            0.. if body.len() - off >= len as usize => off += len as usize,
+            _ => return Err(bad()),
         }
+        values.push((start, len));
+    }
+    if off != body.len() {
+        return Err(bad());
+    }
+    Ok(values)
+}
+
+impl Row {
+    /// A row from a `DataRow` message's body. Read here in one pass rather than through
+    /// postgres-protocol's `DataRowBody`, which parses the message and then its lengths
+    /// again: this is the per-row cost of every multi-row result.
+    pub(crate) fn parse(statement: Statement, body: Bytes) -> Result<Row> {
+        let values = values(&body)?;
         Ok(Row {
             statement,
             body,
-            ranges,
+            values,
         })
     }
 
-    /// Column `i` as the server sent it (binary format), `None` for NULL.
+    /// Column `i` as the server sent it (binary format), `None` for NULL or past the end.
     pub(crate) fn raw(&self, i: usize) -> Option<&[u8]> {
-        self.ranges
-            .get(i)
-            .cloned()
-            .flatten()
-            .map(|r| &self.body.buffer()[r])
+        let &(start, len) = self.values.get(i)?;
+        let start = start as usize;
+        // A non-negative length was checked against the body in `parse`.
+        let len = usize::try_from(len).ok()?;
+        Some(&self.body[start..start + len])
     }
 
     /// The size of the row's column data.
     pub(crate) fn raw_len(&self) -> usize {
-        self.body.buffer().len()
+        self.body.len() - 2
     }
 
     /// The result columns.
@@ -113,12 +142,12 @@ impl Row {
 
     /// The number of columns.
     pub fn len(&self) -> usize {
-        self.ranges.len()
+        self.values.len()
     }
 
     /// True if the row has no columns.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.values.is_empty()
     }
 
     /// Decodes a column; panics if the column is missing or of another type, like
@@ -145,8 +174,7 @@ impl Row {
             Error::new(ErrorKind::ColumnNotFound, format!("no column {idx}"), None)
         })?;
         let column = &self.columns()[i];
-        let ty = base_type(column.type_());
-        let ty = &*ty;
+        let ty = &column.decode_as;
         if !T::accepts(ty) {
             return Err(Error::new(
                 ErrorKind::FromSql,
@@ -159,8 +187,7 @@ impl Row {
                 None,
             ));
         }
-        let raw = self.ranges[i].clone().map(|r| &self.body.buffer()[r]);
-        T::from_sql_nullable(ty, raw).map_err(|e| {
+        T::from_sql_nullable(ty, self.raw(i)).map_err(|e| {
             Error::new(
                 ErrorKind::FromSql,
                 format!(
@@ -180,5 +207,55 @@ impl fmt::Debug for Row {
         f.debug_struct("Row")
             .field("columns", &self.columns())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values;
+
+    /// A DataRow body from column values, `None` for NULL.
+    fn body(cols: &[Option<&[u8]>]) -> Vec<u8> {
+        let mut out = (cols.len() as u16).to_be_bytes().to_vec();
+        for c in cols {
+            match c {
+                Some(v) => {
+                    out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    out.extend_from_slice(v);
+                }
+                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reads_values_nulls_and_empty_values() {
+        let b = body(&[Some(b"abc"), None, Some(b""), Some(&[0, 0, 0, 7])]);
+        let v = values(&b).unwrap();
+        assert_eq!(v.as_slice(), &[(6, 3), (13, -1), (17, 0), (21, 4)]);
+        assert_eq!(&b[21..25], &[0, 0, 0, 7]);
+        assert!(values(&body(&[])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rejects_malformed_bodies() {
+        let good = body(&[Some(b"abc"), None]);
+        // Every truncation fails, as do trailing bytes, a length past the end and a
+        // negative length other than -1.
+        for n in 0..good.len() {
+            assert!(values(&good[..n]).is_err(), "truncated to {n} bytes");
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(values(&trailing).is_err());
+        let mut long = body(&[Some(b"abc")]);
+        long[2..6].copy_from_slice(&4i32.to_be_bytes());
+        assert!(values(&long).is_err());
+        let mut negative = body(&[None]);
+        negative[2..6].copy_from_slice(&(-2i32).to_be_bytes());
+        assert!(values(&negative).is_err());
+        let err = values(&good[..3]).unwrap_err().to_string();
+        assert!(err.contains("malformed DataRow"), "{err}");
     }
 }

@@ -12,11 +12,23 @@ use crate::driver::conn::Conn;
 pub struct Column {
     pub(crate) name: String,
     pub(crate) type_: Type,
+    /// The type the values arrive in (a domain's base type), worked out once here rather
+    /// than on every row.
+    pub(crate) decode_as: Type,
     pub(crate) table_oid: Option<u32>,
     pub(crate) column_id: Option<i16>,
 }
 
 impl Column {
+    pub(crate) fn new(name: String, type_: Type, table_oid: u32, column_id: i16) -> Column {
+        Column {
+            name,
+            decode_as: crate::driver::row::base_type(&type_).into_owned(),
+            type_,
+            table_oid: (table_oid != 0).then_some(table_oid),
+            column_id: (column_id != 0).then_some(column_id),
+        }
+    }
     /// The column name (or alias).
     pub fn name(&self) -> &str {
         &self.name
