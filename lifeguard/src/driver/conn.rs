@@ -672,9 +672,11 @@ impl Responses {
     /// [`Row`](crate::Row) reads the column lengths itself, in one pass.
     pub(crate) fn next_frame(&mut self) -> Result<Frame> {
         if self.fill()? == b'D' {
-            let mut frame = self.buf.split_to(self.frame_len());
+            // Skipping the header on the frozen `Bytes` is a pointer bump; on the `BytesMut`
+            // it would be a second pass through its shared-buffer bookkeeping.
+            let mut frame = self.buf.split_to(self.frame_len()).freeze();
             frame.advance(5);
-            return Ok(Frame::DataRow(frame.freeze()));
+            return Ok(Frame::DataRow(frame));
         }
         Self::parse(&mut self.buf).map(Frame::Message)
     }

@@ -82,27 +82,21 @@ pub(crate) fn domain_array_element(ty: &Type) -> Option<postgres_types::Oid> {
 /// Each column's (offset, length) in a `DataRow` body, checked against the body's size.
 fn values(body: &[u8]) -> Result<SmallVec<[(u32, i32); 8]>> {
     let bad = || Error::protocol("malformed DataRow message");
-    let count = match body.get(..2) {
-        Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
-        _ => return Err(bad()),
-    };
+    let (count, mut rest) = body.split_first_chunk::<2>().ok_or_else(bad)?;
+    let count = u16::from_be_bytes(*count);
     let mut values = SmallVec::with_capacity(usize::from(count));
-    let mut off = 2usize;
     for _ in 0..count {
-        let len = match body.get(off..off + 4) {
-            Some(&[a, b, c, d]) => i32::from_be_bytes([a, b, c, d]),
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
+        let len = i32::from_be_bytes(*len);
+        let start = u32::try_from(body.len() - tail.len()).map_err(|_| bad())?;
+        rest = match len {
+            -1 => tail,
+            0.. => tail.get(len as usize..).ok_or_else(bad)?,
             _ => return Err(bad()),
         };
-        off += 4;
-        let start = u32::try_from(off).map_err(|_| bad())?;
-        match len {
-            -1 => {}
-            0.. if body.len() - off >= len as usize => off += len as usize,
-            _ => return Err(bad()),
-        }
         values.push((start, len));
     }
-    if off != body.len() {
+    if !rest.is_empty() {
         return Err(bad());
     }
     Ok(values)
