@@ -124,6 +124,54 @@ fn a_model_write_invalidates_after_commit_only() {
     });
 }
 
+#[test]
+fn a_bulk_write_invalidates_every_row_it_wrote() {
+    let (_db, cache, pool) = setup("bulk");
+    crate::in_coroutine(move || {
+        let ids = [31, 32, 33];
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| cache.row_key("film", &id.to_string()))
+            .collect();
+        for &id in &ids {
+            Film::find_by_id(&pool, id).unwrap().unwrap();
+        }
+        assert!(keys.iter().all(|k| cached_field(&cache, k, "d").is_some()));
+
+        // update_many inside a transaction: the keys stay until COMMIT, then all go, and
+        // the next reads see the new titles rather than the cached rows.
+        let tx = pool.transaction().unwrap();
+        let n = Film::update_many(
+            &tx,
+            Film::FilmId.in_([31, 32]),
+            Film::changes().set(Film::Title, "Bulk".to_string()),
+        )
+        .unwrap();
+        assert_eq!(n, 2);
+        assert!(keys.iter().all(|k| cached_field(&cache, k, "d").is_some()));
+        tx.commit().unwrap();
+        assert_eq!(cached_field(&cache, &keys[0], "k"), None);
+        assert_eq!(cached_field(&cache, &keys[1], "k"), None);
+        assert!(
+            cached_field(&cache, &keys[2], "d").is_some(),
+            "a row the filter did not match keeps its entry"
+        );
+        for id in [31, 32] {
+            assert_eq!(Film::find_by_id(&pool, id).unwrap().unwrap().title, "Bulk");
+        }
+
+        // delete_many: the next read is None, not the cached row.
+        Film::find_by_id(&pool, 33).unwrap().unwrap();
+        assert_eq!(
+            Film::delete_many(&pool, Film::FilmId.eq(33)).unwrap(),
+            1,
+            "one row deleted"
+        );
+        assert_eq!(cached_field(&cache, &keys[2], "k"), None);
+        assert_eq!(Film::find_by_id(&pool, 33).unwrap(), None);
+    });
+}
+
 /// The stale-set race, step by step: a reader leases, reads the old row, and a write
 /// commits before its fill.
 #[test]

@@ -234,7 +234,8 @@ pub trait Model: Sized {
 
     /// Applies `changes` to every row matching `filter` (live rows only, for a
     /// soft-deleting model), `updated_at` too; returns how many rows changed. Refused for a
-    /// model with [`Hooks`] ([`ErrorKind::Hook`](crate::ErrorKind::Hook)).
+    /// model with [`Hooks`] ([`ErrorKind::Hook`](crate::ErrorKind::Hook)). A cached model
+    /// deletes every changed row's key from Redis after the commit.
     fn update_many(
         exec: &(impl Executor + ?Sized),
         filter: Expr<Self>,
@@ -244,13 +245,15 @@ pub trait Model: Sized {
     }
 
     /// Deletes every row matching `filter` (a soft-deleting model marks the live ones);
-    /// returns how many. Refused for a model with [`Hooks`].
+    /// returns how many. Refused for a model with [`Hooks`]. A cached model deletes every
+    /// removed row's key from Redis after the commit.
     fn delete_many(exec: &(impl Executor + ?Sized), filter: Expr<Self>) -> Result<u64> {
         write::delete_many(exec, &filter, false)
     }
 
     /// Removes every row matching `filter`, soft-deleted or not; returns how many. Refused
-    /// for a model with [`Hooks`].
+    /// for a model with [`Hooks`]. A cached model deletes every removed row's key from
+    /// Redis after the commit.
     fn force_delete_many(exec: &(impl Executor + ?Sized), filter: Expr<Self>) -> Result<u64> {
         write::delete_many(exec, &filter, true)
     }

@@ -167,7 +167,28 @@ pub(crate) fn update_many<M: Model>(
     filter.render(&mut sql, &mut params);
     sql.push(')');
     soft::and_live::<M>(&mut sql, "");
-    exec.execute(sql.as_str(), &params)
+    run_bulk::<M>(exec, sql, &params)
+}
+
+/// Runs an update or delete by filter and returns the rows it wrote. On a cached model
+/// (with a cache on the executor) the written rows come back (`RETURNING`) so each one's
+/// key leaves Redis after the commit, as it does for a single-row write: without that, a
+/// cached `find_by_id` would return the row as it was until its TTL or the reflector.
+fn run_bulk<M: Model>(
+    exec: &(impl Executor + ?Sized),
+    mut sql: String,
+    params: &[Param<'_>],
+) -> Result<u64> {
+    if M::CACHE.is_none() || exec.__cache().is_none() {
+        return exec.execute(sql.as_str(), params);
+    }
+    sql.push_str(" RETURNING ");
+    sql.push_str(M::META.column_list);
+    let rows = exec.query(sql.as_str(), params)?;
+    for row in &rows {
+        crate::cache::model::after_write::<M>(exec, M::from_row(row)?.__own_cache_key());
+    }
+    Ok(rows.len() as u64)
 }
 
 pub(crate) fn delete_many<M: Model>(
@@ -199,7 +220,7 @@ pub(crate) fn delete_many<M: Model>(
     if !force {
         soft::and_live::<M>(&mut sql, "");
     }
-    exec.execute(sql.as_str(), &params)
+    run_bulk::<M>(exec, sql, &params)
 }
 
 pub(crate) fn insert_many<M: Model>(exec: &(impl Executor + ?Sized), rows: &[M]) -> Result<u64> {
