@@ -184,6 +184,93 @@ fn writes_transactions_locks_and_unknown_functions_never_share() {
     assert_eq!(delta(c.sync_stats(), before).shared, 2);
 }
 
+/// A view over a volatile function that writes (an audit insert) looks like a plain read to
+/// the text test. Sharing a `Sync` would put its write in one implicit transaction with other
+/// callers' statements, and a failure among them would roll it back; the catalog check keeps
+/// it on its own `Sync`. A view over built-ins only still shares.
+#[test]
+fn a_view_over_a_writing_function_never_shares() {
+    let c = Client::connect(&database_url()).unwrap();
+    let n = std::process::id();
+    let (log, func, view, outer, plain, guarded) = (
+        format!("lg_audit_log_{n}"),
+        format!("lg_audited_{n}"),
+        format!("lg_audited_films_{n}"),
+        format!("lg_audited_outer_{n}"),
+        format!("lg_plain_films_{n}"),
+        format!("lg_audit_guarded_{n}"),
+    );
+    /// Drops the test's objects also when an assertion fails.
+    struct Cleanup(Client, String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = self.0.batch_execute(&self.1);
+        }
+    }
+    let _cleanup = Cleanup(
+        c.clone(),
+        format!(
+            "DROP VIEW IF EXISTS {outer}, {view}, {plain};
+             DROP TABLE IF EXISTS {guarded}; DROP FUNCTION IF EXISTS {func}(int4);
+             DROP TABLE IF EXISTS {log}"
+        ),
+    );
+    c.batch_execute(&format!(
+        "CREATE TABLE {log} (film_id int4);
+         CREATE FUNCTION {func}(id int4) RETURNS int4 LANGUAGE plpgsql VOLATILE AS
+           $$ BEGIN INSERT INTO {log} VALUES (id); RETURN id; END $$;
+         CREATE VIEW {view} AS SELECT {func}(film_id) AS id, title FROM film WHERE film_id <= 3;
+         CREATE VIEW {outer} AS SELECT * FROM {view};
+         CREATE TABLE {guarded} (id int4);
+         ALTER TABLE {guarded} ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY audited ON {guarded} USING ({func}(id) > 0);
+         CREATE VIEW {plain} AS SELECT film_id, upper(title) AS title FROM film"
+    ))
+    .unwrap();
+    let read_view = format!("SELECT id, title FROM {view} ORDER BY id");
+    let read_plain = format!("SELECT title FROM {plain} WHERE film_id = $1");
+    let before = c.sync_stats();
+    let rounds = 20;
+    for _ in 0..rounds {
+        // The audited read, then a failing shared read right behind it, before either is
+        // read: if they shared a Sync, the failure would undo the audit rows.
+        let audited = c.send(read_view.as_str(), &[]).unwrap();
+        let failing = send_quotient(&c, 1, 0).unwrap();
+        let rows: Vec<_> = audited.stream().collect::<lifeguard::Result<_>>().unwrap();
+        assert_eq!(rows.len(), 3);
+        let err = failing().expect_err("a zero divisor fails");
+        assert_eq!(err.code().map(|c| c.code()), Some("22012"), "{err}");
+    }
+    let d = delta(c.sync_stats(), before);
+    let logged: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {log}"), &[])
+        .unwrap()
+        .get(0);
+    println!("{rounds} rounds: {logged} audit rows, {d:?}");
+    assert_eq!(logged, 3 * rounds as i64, "an audit write was rolled back");
+    assert_eq!(d.shared, rounds, "only the failing reads shared: {d:?}");
+
+    // `SELECT count(*) FROM relation` on its own: the count and how many statements shared.
+    let count_shared = |relation: &str| {
+        let before = c.sync_stats();
+        let p = c
+            .send(format!("SELECT count(*) FROM {relation}").as_str(), &[])
+            .unwrap();
+        let count = p.one().unwrap().get::<_, i64>(0);
+        (count, delta(c.sync_stats(), before).shared)
+    };
+    // A view over that view is found at depth, and so is a table whose row-security policy
+    // calls the function.
+    assert_eq!(count_shared(&outer), (3, 0), "the outer view shared");
+    assert_eq!(count_shared(&guarded), (0, 0), "the guarded table shared");
+
+    // The control: a view over built-ins shares.
+    let before = c.sync_stats();
+    let p = c.send(read_plain.as_str(), &[&1i32]).unwrap();
+    assert_eq!(p.one().unwrap().get::<_, String>(0), "ACADEMY DINOSAUR");
+    assert_eq!(delta(c.sync_stats(), before).shared, 1);
+}
+
 #[test]
 fn share_sync_can_be_turned_off() {
     let mut cfg = Config::from_url(&database_url()).unwrap();

@@ -141,6 +141,10 @@ pub(crate) struct Conn {
     params: std::sync::Mutex<HashMap<String, String>>,
     pub(crate) statements: StatementCache,
     pub(crate) types: std::sync::Mutex<HashMap<Oid, Type>>,
+    /// The shared-`Sync` catalog check (`driver::share`), prepared on first use and kept
+    /// out of `statements`, so it neither takes an application statement's place nor is
+    /// evicted by them.
+    pub(crate) share_check: std::sync::OnceLock<crate::driver::statement::Statement>,
     pub(crate) config: Arc<Config>,
     pub(crate) cancel: CancelToken,
     /// The may worker the reader is polled on (counted there while the connection lives).
@@ -187,6 +191,7 @@ impl Conn {
             params: std::sync::Mutex::new(est.params),
             statements: StatementCache::new(config.statement_cache_capacity),
             types: std::sync::Mutex::new(HashMap::new()),
+            share_check: std::sync::OnceLock::new(),
             cancel: est.cancel,
             home: crate::driver::worker::Home::of(&est.read),
             config,

@@ -10,7 +10,7 @@ use postgres_types::{IsNull, ToSql, Type};
 
 use crate::driver::conn::{Conn, Frame, Responses, Token};
 use crate::driver::row::{base_type, domain_array_element, Row};
-use crate::driver::share::shares_sync;
+use crate::driver::share::may_share;
 use crate::driver::slot::slot;
 use crate::driver::statement::{Column, Statement};
 use crate::driver::types::resolve_type;
@@ -93,7 +93,7 @@ pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resu
     }
     // The statement exists on the server from here on: wrap it first so an error while
     // resolving types still closes it.
-    let stmt = Statement::new(conn, name, Vec::new(), Vec::new(), shares_sync(sql));
+    let stmt = Statement::new(conn, name, Vec::new(), Vec::new(), false);
     let mut params = Vec::with_capacity(param_oids.len());
     for oid in param_oids {
         params.push(resolve_type(conn, token, oid)?);
@@ -103,7 +103,8 @@ pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resu
         let type_ = resolve_type(conn, token, oid)?;
         columns.push(Column::new(name, type_, table_oid, column_id));
     }
-    Ok(stmt.with_types(params, columns))
+    let shares = may_share(conn, token, sql);
+    Ok(stmt.with_types(params, columns, shares))
 }
 
 /// Queues Bind/Execute/Sync for `stmt` and returns the pending responses. A statement that

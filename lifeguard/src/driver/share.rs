@@ -8,7 +8,17 @@
 //! (`INSERT`, `UPDATE`, `DELETE`, `MERGE`, `INTO`, `FOR`, `COPY`, …), and every call is to a
 //! built-in known to write nothing. A user-defined or schema-qualified function, a type
 //! modifier (`varchar(10)`) or a column-alias list (`AS t(a, b)`) looks like a call the text
-//! cannot vouch for, so such a statement keeps its own `Sync`.
+//! cannot vouch for, so such a statement keeps its own `Sync`. A statement that passes is
+//! then checked against the catalog once per connection: a view (at any depth) or a
+//! row-security policy that calls a volatile function, or a foreign table, among the
+//! relations its words name, keeps it out too.
+
+use std::sync::Arc;
+
+use crate::driver::conn::{Conn, Token};
+use crate::driver::query;
+use crate::error::Result;
+use crate::observe::query::QueryObserver;
 
 /// Words that end the test: they write, lock, or leave the single-query shape.
 const REFUSED: &[&str] = &[
@@ -51,8 +61,8 @@ const PURE: &[&str] = &[
 enum Tok<'a> {
     /// An unquoted word, as written.
     Word(&'a str),
-    /// A double-quoted identifier.
-    Quoted,
+    /// A double-quoted identifier, between its quotes (a doubled quote still doubled).
+    Quoted(&'a str),
     Punct(u8),
     /// A string, number, parameter or comment.
     Other,
@@ -98,8 +108,9 @@ fn lex(sql: &str) -> Option<Vec<Tok<'_>>> {
                 out.push(Tok::Other);
             }
             b'"' => {
+                let start = i;
                 i = past_quoted(b, i, false)?;
-                out.push(Tok::Quoted);
+                out.push(Tok::Quoted(&sql[start + 1..i - 1]));
             }
             b'$' => {
                 let start = i;
@@ -174,12 +185,14 @@ fn is_in(word: &str, list: &[&str]) -> bool {
     list.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
-/// True when `sql` may share a `Sync` with other callers' statements (see the module docs).
-/// When unsure the answer is `false`, which is always correct.
-pub(crate) fn shares_sync(sql: &str) -> bool {
-    let Some(toks) = lex(sql) else {
-        return false;
-    };
+/// True when `sql` may share a `Sync` with other callers' statements as far as its text
+/// tells (see the module docs). When unsure the answer is `false`, which is always correct.
+#[cfg(test)]
+fn shares_sync(sql: &str) -> bool {
+    lex(sql).is_some_and(|toks| text_shares(&toks))
+}
+
+fn text_shares(toks: &[Tok<'_>]) -> bool {
     let first = toks.iter().find(|t| **t != Tok::Other);
     if !matches!(first, Some(Tok::Word(w)) if is_in(w, &["select", "values", "with"])) {
         return false;
@@ -195,7 +208,7 @@ pub(crate) fn shares_sync(sql: &str) -> bool {
                         return false;
                     }
                 }
-                Tok::Quoted => return false,
+                Tok::Quoted(_) => return false,
                 _ => {}
             },
             _ => {}
@@ -204,9 +217,112 @@ pub(crate) fn shares_sync(sql: &str) -> bool {
     true
 }
 
+/// The identifiers in `sql` that may name a relation: every unquoted word (folded to lower
+/// case, as the server folds it) and every quoted identifier. Keywords among them match no
+/// relation, or a relation the check then looks at needlessly, which is safe.
+fn names(toks: &[Tok<'_>]) -> Vec<String> {
+    let mut out: Vec<String> = toks
+        .iter()
+        .filter_map(|t| match t {
+            Tok::Word(w) => Some(w.to_ascii_lowercase()),
+            Tok::Quoted(q) => Some(q.replace("\"\"", "\"")),
+            _ => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether reading a relation `sql` names can run a volatile function: through a view's
+/// definition (and the views it reads, at any depth) or a row-security policy. The text
+/// test cannot see those calls, and a volatile function may write (an insert into an audit
+/// table, say), which a failure elsewhere in a shared batch would roll back. Any schema's
+/// relation of a name counts, so the search path cannot hide one.
+const VOLATILE_BEHIND: &str = "WITH RECURSIVE rel(oid) AS ( \
+        SELECT c.oid FROM pg_catalog.pg_class c \
+        WHERE c.relname = ANY($1::pg_catalog.text[]) AND c.relkind IN ('r', 'p', 'v', 'f') \
+      UNION \
+        SELECT d.refobjid FROM rel \
+        JOIN pg_catalog.pg_rewrite r ON r.ev_class = rel.oid \
+        JOIN pg_catalog.pg_depend d ON d.objid = r.oid \
+         AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+         AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+    ), called(proc) AS ( \
+        SELECT d.refobjid FROM rel \
+        JOIN pg_catalog.pg_rewrite r ON r.ev_class = rel.oid \
+        JOIN pg_catalog.pg_depend d ON d.objid = r.oid \
+         AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+      UNION ALL \
+        SELECT d.refobjid FROM rel \
+        JOIN pg_catalog.pg_policy pol ON pol.polrelid = rel.oid \
+        JOIN pg_catalog.pg_depend d ON d.objid = pol.oid \
+         AND d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass \
+    ) \
+    SELECT EXISTS (SELECT 1 FROM called JOIN pg_catalog.pg_proc p ON p.oid = called.proc \
+                   WHERE p.provolatile = 'v') \
+        OR EXISTS (SELECT 1 FROM rel JOIN pg_catalog.pg_class c ON c.oid = rel.oid \
+                   WHERE c.relkind = 'f')";
+
+/// The whole test for a statement being prepared: its text, then the catalog about what it
+/// reads. Asked once per statement and connection; a failed catalog
+/// query means no sharing.
+pub(crate) fn may_share(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> bool {
+    let Some(toks) = lex(sql) else {
+        return false;
+    };
+    if !text_shares(&toks) {
+        return false;
+    }
+    if sql == VOLATILE_BEHIND {
+        // The check itself reads only the catalog.
+        return true;
+    }
+    match volatile_behind(conn, token, &names(&toks)) {
+        Ok(volatile) => !volatile,
+        Err(e) => {
+            tracing::debug!(error = %e, "shared Sync: the catalog check failed; not sharing");
+            false
+        }
+    }
+}
+
+fn volatile_behind(conn: &Arc<Conn>, token: Option<Token>, names: &[String]) -> Result<bool> {
+    let stmt = match conn.share_check.get() {
+        Some(s) => s.clone(),
+        None => {
+            let s = query::prepare(conn, token, VOLATILE_BEHIND)?;
+            // A concurrent first use may have won; either statement answers the same.
+            conn.share_check.get_or_init(|| s).clone()
+        }
+    };
+    let resp = query::start(conn, token, &stmt, &[&names])?;
+    query::RowStream::new(resp, stmt, QueryObserver::none())
+        .one()?
+        .try_get(0)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::shares_sync;
+    use super::{lex, names, shares_sync};
+
+    #[test]
+    fn names_fold_words_and_keep_quoted_identifiers() {
+        let toks =
+            lex(r#"SELECT a FROM Audit_View, "Mixed""Case" WHERE b = 'lit' -- tail"#).unwrap();
+        assert_eq!(
+            names(&toks),
+            [
+                "Mixed\"Case",
+                "a",
+                "audit_view",
+                "b",
+                "from",
+                "select",
+                "where"
+            ]
+        );
+    }
 
     #[test]
     fn reads_of_builtins_share() {

@@ -100,8 +100,14 @@ impl Statement {
         }))
     }
 
-    /// The same server-side statement with its resolved types filled in.
-    pub(crate) fn with_types(self, params: Vec<Type>, columns: Vec<Column>) -> Statement {
+    /// The same server-side statement with its resolved types filled in, and whether it may
+    /// share a `Sync` once the catalog was asked too.
+    pub(crate) fn with_types(
+        self,
+        params: Vec<Type>,
+        columns: Vec<Column>,
+        shares_sync: bool,
+    ) -> Statement {
         match Arc::try_unwrap(self.0) {
             Ok(mut inner) => {
                 // Move the name out so the old shell's drop does not close the statement.
@@ -112,7 +118,7 @@ impl Statement {
                     name,
                     params,
                     columns,
-                    shares_sync: inner.shares_sync,
+                    shares_sync,
                 }))
             }
             Err(shared) => Statement(shared),
