@@ -52,26 +52,40 @@ fn of_fd(fd: RawFd) -> usize {
 pub(crate) fn current() -> Option<usize> {
     PROBES.call_once(|| {
         for i in 0..workers() {
-            // SAFETY (may): the probe keeps no thread-local state across a yield (it does
-            // not yield).
-            let _ = unsafe {
-                may::coroutine::Builder::new()
-                    .id(i)
-                    .stack_size(0x1000)
-                    .spawn(move || {
-                        // With may's work stealing a probe can run elsewhere; a thread keeps
-                        // its first label, and an unlabelled worker just gets no preference.
-                        WORKER.with(|w| {
-                            if w.get() == usize::MAX {
-                                w.set(i);
-                            }
-                        })
-                    })
-            };
+            probe(i, PROBE_RETRIES);
         }
     });
     let w = WORKER.with(Cell::get);
     (w != usize::MAX).then_some(w)
+}
+
+/// How often a probe that landed on another worker's thread is queued for its own again.
+const PROBE_RETRIES: u32 = 256;
+
+/// Queues the labelling probe for worker `i`. With may's work stealing it can run on
+/// another worker: a thread keeps its first label, and a probe that finds its thread
+/// labelled otherwise queues itself for worker `i` again, so a worker busy when the first
+/// probe came is still labelled once it runs its queue. A worker that never does just gets
+/// no preference.
+fn probe(i: usize, retries: u32) {
+    // SAFETY (may): the probe keeps no thread-local state across a yield (it does not
+    // yield).
+    let _ = unsafe {
+        may::coroutine::Builder::new()
+            .id(i)
+            .stack_size(0x1000)
+            .spawn(move || {
+                let label = WORKER.with(|w| {
+                    if w.get() == usize::MAX {
+                        w.set(i);
+                    }
+                    w.get()
+                });
+                if label != i && retries > 0 {
+                    probe(i, retries - 1);
+                }
+            })
+    };
 }
 
 /// A reader counted on its worker while the connection lives.
@@ -161,20 +175,29 @@ mod tests {
     #[test]
     fn coroutines_learn_their_worker() {
         let _ = current();
-        may::coroutine::sleep(std::time::Duration::from_millis(50));
-        let seen: Vec<Option<usize>> = (0..workers())
-            .map(|i| {
-                // SAFETY (may): no thread-local state is kept across a yield.
-                unsafe {
-                    may::coroutine::Builder::new()
-                        .id(i)
-                        .spawn(current)
-                        .unwrap()
-                        .join()
-                        .unwrap()
-                }
-            })
-            .collect();
+        // Other tests may keep a worker busy for a while (its probe then waits in its
+        // queue, or is stolen and queued again): ask until every worker answers, for up to
+        // 5 s.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let seen = loop {
+            may::coroutine::sleep(std::time::Duration::from_millis(20));
+            let seen: Vec<Option<usize>> = (0..workers())
+                .map(|i| {
+                    // SAFETY (may): no thread-local state is kept across a yield.
+                    unsafe {
+                        may::coroutine::Builder::new()
+                            .id(i)
+                            .spawn(current)
+                            .unwrap()
+                            .join()
+                            .unwrap()
+                    }
+                })
+                .collect();
+            if seen.iter().all(Option::is_some) || std::time::Instant::now() > deadline {
+                break seen;
+            }
+        };
         assert!(seen.iter().all(Option::is_some), "{seen:?}");
         assert_eq!(current(), None, "a plain thread is no worker");
     }
