@@ -192,13 +192,14 @@ fn writes_transactions_locks_and_unknown_functions_never_share() {
 fn a_view_over_a_writing_function_never_shares() {
     let c = Client::connect(&database_url()).unwrap();
     let n = std::process::id();
-    let (log, func, view, outer, plain, guarded) = (
+    let (log, func, view, outer, plain, guarded, notify) = (
         format!("lg_audit_log_{n}"),
         format!("lg_audited_{n}"),
         format!("lg_audited_films_{n}"),
         format!("lg_audited_outer_{n}"),
         format!("lg_plain_films_{n}"),
         format!("lg_audit_guarded_{n}"),
+        format!("lg_audit_notify_{n}"),
     );
     /// Drops the test's objects also when an assertion fails.
     struct Cleanup(Client, String);
@@ -210,7 +211,7 @@ fn a_view_over_a_writing_function_never_shares() {
     let _cleanup = Cleanup(
         c.clone(),
         format!(
-            "DROP VIEW IF EXISTS {outer}, {view}, {plain};
+            "DROP VIEW IF EXISTS {outer}, {view}, {plain}, {notify};
              DROP TABLE IF EXISTS {guarded}; DROP FUNCTION IF EXISTS {func}(int4);
              DROP TABLE IF EXISTS {log}"
         ),
@@ -224,6 +225,8 @@ fn a_view_over_a_writing_function_never_shares() {
          CREATE TABLE {guarded} (id int4);
          ALTER TABLE {guarded} ENABLE ROW LEVEL SECURITY;
          CREATE POLICY audited ON {guarded} USING ({func}(id) > 0);
+         CREATE VIEW {notify} AS
+           SELECT pg_notify('lg_audit', 'read') IS NULL AS n FROM film WHERE film_id = 1;
          CREATE VIEW {plain} AS SELECT film_id, upper(title) AS title FROM film"
     ))
     .unwrap();
@@ -263,8 +266,14 @@ fn a_view_over_a_writing_function_never_shares() {
     // calls the function.
     assert_eq!(count_shared(&outer), (3, 0), "the outer view shared");
     assert_eq!(count_shared(&guarded), (0, 0), "the guarded table shared");
+    // A built-in with an effect (pg_notify) has no pg_depend entry: found in the view's tree.
+    assert_eq!(count_shared(&notify), (1, 0), "the notifying view shared");
 
-    // The control: a view over built-ins shares.
+    // The control: a view over built-ins shares, also when first prepared in a transaction
+    // (the catalog is asked on its first use outside one).
+    let tx = c.transaction().unwrap();
+    tx.query_one(read_plain.as_str(), &[&1i32]).unwrap();
+    tx.rollback().unwrap();
     let before = c.sync_stats();
     let p = c.send(read_plain.as_str(), &[&1i32]).unwrap();
     assert_eq!(p.one().unwrap().get::<_, String>(0), "ACADEMY DINOSAUR");

@@ -144,7 +144,7 @@ pub(crate) struct Conn {
     /// The shared-`Sync` catalog check (`driver::share`), prepared on first use and kept
     /// out of `statements`, so it neither takes an application statement's place nor is
     /// evicted by them.
-    pub(crate) share_check: std::sync::OnceLock<crate::driver::statement::Statement>,
+    pub(crate) share_check: std::sync::Mutex<Option<crate::driver::statement::Statement>>,
     pub(crate) config: Arc<Config>,
     pub(crate) cancel: CancelToken,
     /// The may worker the reader is polled on (counted there while the connection lives).
@@ -191,7 +191,7 @@ impl Conn {
             params: std::sync::Mutex::new(est.params),
             statements: StatementCache::new(config.statement_cache_capacity),
             types: std::sync::Mutex::new(HashMap::new()),
-            share_check: std::sync::OnceLock::new(),
+            share_check: std::sync::Mutex::new(None),
             cancel: est.cancel,
             home: crate::driver::worker::Home::of(&est.read),
             config,

@@ -10,7 +10,7 @@ use postgres_types::{IsNull, ToSql, Type};
 
 use crate::driver::conn::{Conn, Frame, Responses, Token};
 use crate::driver::row::{base_type, domain_array_element, Row};
-use crate::driver::share::may_share;
+use crate::driver::share;
 use crate::driver::slot::slot;
 use crate::driver::statement::{Column, Statement};
 use crate::driver::types::resolve_type;
@@ -93,7 +93,8 @@ pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resu
     }
     // The statement exists on the server from here on: wrap it first so an error while
     // resolving types still closes it.
-    let stmt = Statement::new(conn, name, Vec::new(), Vec::new(), false);
+    let sharing = share::by_text(sql);
+    let stmt = Statement::new(conn, name, Vec::new(), Vec::new(), sharing);
     let mut params = Vec::with_capacity(param_oids.len());
     for oid in param_oids {
         params.push(resolve_type(conn, token, oid)?);
@@ -103,12 +104,11 @@ pub(crate) fn prepare(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> Resu
         let type_ = resolve_type(conn, token, oid)?;
         columns.push(Column::new(name, type_, table_oid, column_id));
     }
-    let shares = may_share(conn, token, sql);
-    Ok(stmt.with_types(params, columns, shares))
+    Ok(stmt.with_types(params, columns))
 }
 
 /// Queues Bind/Execute/Sync for `stmt` and returns the pending responses. A statement that
-/// only reads built-ins ([`Statement::shares_sync`]), outside a transaction, shares its
+/// only reads built-ins ([`share::decided`]), outside a transaction, shares its
 /// `Sync` with the shared statements queued around it, unless `share_sync` is off.
 pub(crate) fn start(
     conn: &Arc<Conn>,
@@ -132,7 +132,7 @@ pub(crate) fn start(
             None,
         ));
     }
-    if stmt.shares_sync() && token.is_none() && conn.config.share_sync {
+    if token.is_none() && conn.config.share_sync && share::decided(conn, stmt) {
         let (tx, rx) = slot();
         let seq = conn.send_shared(tx, &rx, |buf| encode_bind_execute(stmt, params, buf, false))?;
         return Ok(Responses::new(rx, conn.clone(), seq).shared());

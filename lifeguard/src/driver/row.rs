@@ -108,6 +108,13 @@ impl Row {
     /// again: this is the per-row cost of every multi-row result.
     pub(crate) fn parse(statement: Statement, body: Bytes) -> Result<Row> {
         let values = values(&body)?;
+        if values.len() != statement.columns().len() {
+            return Err(Error::protocol(format!(
+                "a DataRow has {} columns where the statement describes {}",
+                values.len(),
+                statement.columns().len()
+            )));
+        }
         Ok(Row {
             statement,
             body,

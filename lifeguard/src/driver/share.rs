@@ -9,14 +9,16 @@
 //! built-in known to write nothing. A user-defined or schema-qualified function, a type
 //! modifier (`varchar(10)`) or a column-alias list (`AS t(a, b)`) looks like a call the text
 //! cannot vouch for, so such a statement keeps its own `Sync`. A statement that passes is
-//! then checked against the catalog once per connection: a view (at any depth) or a
-//! row-security policy that calls a volatile function, or a foreign table, among the
-//! relations its words name, keeps it out too.
+//! then checked against the catalog the first time it runs outside a transaction on a
+//! connection with sharing on: a view (at any depth), a row-security policy or a child
+//! table that calls a volatile function, or a foreign table, among the relations its words
+//! name, keeps it out too.
 
 use std::sync::Arc;
 
-use crate::driver::conn::{Conn, Token};
+use crate::driver::conn::Conn;
 use crate::driver::query;
+use crate::driver::statement::{Sharing, Statement};
 use crate::error::Result;
 use crate::observe::query::QueryObserver;
 
@@ -234,69 +236,113 @@ fn names(toks: &[Tok<'_>]) -> Vec<String> {
     out
 }
 
-/// Whether reading a relation `sql` names can run a volatile function: through a view's
-/// definition (and the views it reads, at any depth) or a row-security policy. The text
-/// test cannot see those calls, and a volatile function may write (an insert into an audit
-/// table, say), which a failure elsewhere in a shared batch would roll back. Any schema's
-/// relation of a name counts, so the search path cannot hide one.
-const VOLATILE_BEHIND: &str = "WITH RECURSIVE rel(oid) AS ( \
-        SELECT c.oid FROM pg_catalog.pg_class c \
-        WHERE c.relname = ANY($1::pg_catalog.text[]) AND c.relkind IN ('r', 'p', 'v', 'f') \
-      UNION \
-        SELECT d.refobjid FROM rel \
-        JOIN pg_catalog.pg_rewrite r ON r.ev_class = rel.oid \
-        JOIN pg_catalog.pg_depend d ON d.objid = r.oid \
-         AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
-         AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
-    ), called(proc) AS ( \
-        SELECT d.refobjid FROM rel \
-        JOIN pg_catalog.pg_rewrite r ON r.ev_class = rel.oid \
-        JOIN pg_catalog.pg_depend d ON d.objid = r.oid \
-         AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
-      UNION ALL \
-        SELECT d.refobjid FROM rel \
-        JOIN pg_catalog.pg_policy pol ON pol.polrelid = rel.oid \
-        JOIN pg_catalog.pg_depend d ON d.objid = pol.oid \
-         AND d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass \
-    ) \
-    SELECT EXISTS (SELECT 1 FROM called JOIN pg_catalog.pg_proc p ON p.oid = called.proc \
-                   WHERE p.provolatile = 'v') \
-        OR EXISTS (SELECT 1 FROM rel JOIN pg_catalog.pg_class c ON c.oid = rel.oid \
-                   WHERE c.relkind = 'f')";
+/// Whether reading a relation the text names can run a volatile function: in a view's
+/// definition (and the views it reads, at any depth), in a row-security policy, or on a
+/// partition or child table, or whether a foreign table is read. The text test cannot see
+/// those calls, and a volatile function may write (an audit insert, `pg_notify`,
+/// `set_config`), which a failure elsewhere in a shared batch would roll back. The calls
+/// are read from the stored expression trees (`:funcid`, `:opfuncid`, `:aggfnoid`,
+/// `:winfnoid`, with an aggregate's transition and final functions), since pg_depend
+/// records no dependency on built-ins. Any schema's relation of a name counts, so the search
+/// path cannot hide one.
+const VOLATILE_BEHIND: &str = r#"WITH RECURSIVE edges(parent, child) AS (
+    SELECT r.ev_class, d.refobjid
+    FROM pg_catalog.pg_rewrite r
+    JOIN pg_catalog.pg_depend d ON d.objid = r.oid
+     AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+  UNION ALL
+    SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i
+), rel(oid) AS (
+    SELECT c.oid FROM pg_catalog.pg_class c
+    WHERE c.relname = ANY($1::pg_catalog.text[]) AND c.relkind IN ('r', 'p', 'v', 'f')
+  UNION
+    SELECT e.child FROM rel JOIN edges e ON e.parent = rel.oid
+), tree(t) AS (
+    SELECT r.ev_action::pg_catalog.text
+    FROM rel JOIN pg_catalog.pg_rewrite r ON r.ev_class = rel.oid
+  UNION ALL
+    SELECT pg_catalog.concat(p.polqual::pg_catalog.text, ' ', p.polwithcheck::pg_catalog.text)
+    FROM rel JOIN pg_catalog.pg_policy p ON p.polrelid = rel.oid
+), called(fn) AS (
+    SELECT m[1]::pg_catalog.oid
+    FROM tree, pg_catalog.regexp_matches(tree.t, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\d+)', 'g') AS m
+)
+SELECT EXISTS (
+    SELECT 1 FROM called
+    JOIN pg_catalog.pg_proc p ON p.oid = called.fn
+    LEFT JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid
+    LEFT JOIN pg_catalog.pg_proc t ON t.oid = a.aggtransfn
+    LEFT JOIN pg_catalog.pg_proc f ON f.oid = a.aggfinalfn
+    WHERE 'v' IN (p.provolatile, t.provolatile, f.provolatile)
+) OR EXISTS (
+    SELECT 1 FROM rel JOIN pg_catalog.pg_class c ON c.oid = rel.oid WHERE c.relkind = 'f'
+)"#;
 
-/// The whole test for a statement being prepared: its text, then the catalog about what it
-/// reads. Asked once per statement and connection; a failed catalog
-/// query means no sharing.
-pub(crate) fn may_share(conn: &Arc<Conn>, token: Option<Token>, sql: &str) -> bool {
-    let Some(toks) = lex(sql) else {
-        return false;
-    };
-    if !text_shares(&toks) {
-        return false;
-    }
+/// The text's verdict on a statement being prepared, with the identifiers the catalog
+/// check will look up if it passes.
+pub(crate) fn by_text(sql: &str) -> (Sharing, Vec<String>) {
     if sql == VOLATILE_BEHIND {
-        // The check itself reads only the catalog.
-        return true;
+        // The check itself runs on its own `Sync`, so it asks no question of its own and
+        // is not counted among the shared statements.
+        return (Sharing::No, Vec::new());
     }
-    match volatile_behind(conn, token, &names(&toks)) {
-        Ok(volatile) => !volatile,
-        Err(e) => {
-            tracing::debug!(error = %e, "shared Sync: the catalog check failed; not sharing");
-            false
-        }
+    match lex(sql) {
+        Some(toks) if text_shares(&toks) => (Sharing::Unchecked, names(&toks)),
+        _ => (Sharing::No, Vec::new()),
     }
 }
 
-fn volatile_behind(conn: &Arc<Conn>, token: Option<Token>, names: &[String]) -> Result<bool> {
-    let stmt = match conn.share_check.get() {
-        Some(s) => s.clone(),
+/// Whether `stmt` shares a `Sync`; the first time, the catalog is asked. Called only
+/// outside a transaction, so the check can neither abort one nor read its uncommitted
+/// catalog. A failed check leaves the question open for the next use, and drops the
+/// check's own statement (a `DISCARD ALL` may have removed it on the server).
+pub(crate) fn decided(conn: &Arc<Conn>, stmt: &Statement) -> bool {
+    match stmt.sharing() {
+        Sharing::Yes => true,
+        Sharing::No => false,
+        Sharing::Unchecked => match volatile_behind(conn, stmt.names()) {
+            Ok(volatile) => {
+                let sharing = if volatile { Sharing::No } else { Sharing::Yes };
+                stmt.set_sharing(sharing);
+                !volatile
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "shared Sync: the catalog check failed; not sharing");
+                // Taken out first: closing it must not run under the slot's lock.
+                let stale = conn
+                    .share_check
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                drop(stale);
+                false
+            }
+        },
+    }
+}
+
+fn volatile_behind(conn: &Arc<Conn>, names: &[String]) -> Result<bool> {
+    let cached = conn
+        .share_check
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let stmt = match cached {
+        Some(s) => s,
         None => {
-            let s = query::prepare(conn, token, VOLATILE_BEHIND)?;
-            // A concurrent first use may have won; either statement answers the same.
-            conn.share_check.get_or_init(|| s).clone()
+            let s = query::prepare(conn, None, VOLATILE_BEHIND)?;
+            // A concurrent first use may have stored one too; either answers the same.
+            let other = conn
+                .share_check
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .replace(s.clone());
+            drop(other);
+            s
         }
     };
-    let resp = query::start(conn, token, &stmt, &[&names])?;
+    let resp = query::start(conn, None, &stmt, &[&names])?;
     query::RowStream::new(resp, stmt, QueryObserver::none())
         .one()?
         .try_get(0)

@@ -1,5 +1,6 @@
 //! Prepared statements and the per-connection statement cache.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
 use lru::LruCache;
@@ -52,8 +53,24 @@ struct Inner {
     name: String,
     params: Vec<Type>,
     columns: Vec<Column>,
-    /// Decided once from the text: the statement may share a `Sync` (see `driver::share`).
-    shares_sync: bool,
+    /// Whether the statement may share a `Sync` (see `driver::share`): [`Sharing`] as a
+    /// `u8`, decided from the text when prepared and from the catalog on first use.
+    sharing: AtomicU8,
+    /// The identifiers of the text that may name relations, for the catalog check while
+    /// `sharing` is [`Sharing::Unchecked`].
+    names: Box<[String]>,
+}
+
+/// What is known about a statement sharing a `Sync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Sharing {
+    /// The text allows it; the catalog has not been asked yet.
+    Unchecked = 0,
+    /// It may share.
+    Yes = 1,
+    /// It keeps its own `Sync`.
+    No = 2,
 }
 
 impl Drop for Inner {
@@ -78,14 +95,15 @@ impl Statement {
         name: String,
         params: Vec<Type>,
         columns: Vec<Column>,
-        shares_sync: bool,
+        (sharing, names): (Sharing, Vec<String>),
     ) -> Statement {
         Statement(Arc::new(Inner {
             conn: Arc::downgrade(conn),
             name,
             params,
             columns,
-            shares_sync,
+            sharing: AtomicU8::new(sharing as u8),
+            names: names.into_boxed_slice(),
         }))
     }
 
@@ -96,29 +114,26 @@ impl Statement {
             name: String::new(),
             params: Vec::new(),
             columns,
-            shares_sync: false,
+            sharing: AtomicU8::new(Sharing::No as u8),
+            names: Box::default(),
         }))
     }
 
-    /// The same server-side statement with its resolved types filled in, and whether it may
-    /// share a `Sync` once the catalog was asked too.
-    pub(crate) fn with_types(
-        self,
-        params: Vec<Type>,
-        columns: Vec<Column>,
-        shares_sync: bool,
-    ) -> Statement {
+    /// The same server-side statement with its resolved types filled in.
+    pub(crate) fn with_types(self, params: Vec<Type>, columns: Vec<Column>) -> Statement {
         match Arc::try_unwrap(self.0) {
             Ok(mut inner) => {
                 // Move the name out so the old shell's drop does not close the statement.
                 let name = std::mem::take(&mut inner.name);
                 let conn = inner.conn.clone();
+                let sharing = AtomicU8::new(inner.sharing.load(Ordering::Relaxed));
                 Statement(Arc::new(Inner {
                     conn,
                     name,
                     params,
                     columns,
-                    shares_sync,
+                    sharing,
+                    names: std::mem::take(&mut inner.names),
                 }))
             }
             Err(shared) => Statement(shared),
@@ -129,9 +144,23 @@ impl Statement {
         &self.0.name
     }
 
-    /// Whether the statement may share a `Sync` with its neighbours when pipelined.
-    pub(crate) fn shares_sync(&self) -> bool {
-        self.0.shares_sync
+    /// What is known about the statement sharing a `Sync` with its neighbours.
+    pub(crate) fn sharing(&self) -> Sharing {
+        match self.0.sharing.load(Ordering::Relaxed) {
+            0 => Sharing::Unchecked,
+            1 => Sharing::Yes,
+            _ => Sharing::No,
+        }
+    }
+
+    /// The identifiers the catalog check looks up.
+    pub(crate) fn names(&self) -> &[String] {
+        &self.0.names
+    }
+
+    /// Records the catalog's answer.
+    pub(crate) fn set_sharing(&self, sharing: Sharing) {
+        self.0.sharing.store(sharing as u8, Ordering::Relaxed);
     }
 
     pub(crate) fn belongs_to(&self, conn: &Arc<Conn>) -> bool {

@@ -185,10 +185,19 @@ fn run_bulk<M: Model>(
     sql.push_str(" RETURNING ");
     sql.push_str(M::META.column_list);
     let rows = exec.query(sql.as_str(), params)?;
+    // Every row that decodes is invalidated before a decode error is returned: the write
+    // has happened either way.
+    let mut failed = None;
     for row in &rows {
-        crate::cache::model::after_write::<M>(exec, M::from_row(row)?.__own_cache_key());
+        match M::from_row(row) {
+            Ok(m) => crate::cache::model::after_write::<M>(exec, m.__own_cache_key()),
+            Err(e) => failed = failed.or(Some(e)),
+        }
     }
-    Ok(rows.len() as u64)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(rows.len() as u64),
+    }
 }
 
 pub(crate) fn delete_many<M: Model>(
