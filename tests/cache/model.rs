@@ -149,7 +149,13 @@ fn a_bulk_write_invalidates_every_row_it_wrote() {
         .unwrap();
         assert_eq!(n, 2);
         assert!(keys.iter().all(|k| cached_field(&cache, k, "d").is_some()));
+        let trips = cache.stats().round_trips;
         tx.commit().unwrap();
+        assert_eq!(
+            cache.stats().round_trips - trips,
+            1,
+            "one DEL for both keys"
+        );
         assert_eq!(cached_field(&cache, &keys[0], "k"), None);
         assert_eq!(cached_field(&cache, &keys[1], "k"), None);
         assert!(

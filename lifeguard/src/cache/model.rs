@@ -290,12 +290,25 @@ fn fill<M: Model>(
 /// a transaction). A Redis that cannot be reached then leaves the key to its TTL and the
 /// reflector.
 pub(crate) fn after_write<M: Model>(exec: &(impl Executor + ?Sized), key_text: String) {
+    after_writes::<M>(exec, vec![key_text]);
+}
+
+/// [`after_write`] for many rows (a bulk write): one `DEL` per 1,000 keys.
+pub(crate) fn after_writes<M: Model>(exec: &(impl Executor + ?Sized), key_texts: Vec<String>) {
     let (Some(spec), Some(cache)) = (M::CACHE, exec.__cache()) else {
         return;
     };
-    let key = cache.row_key(spec.table, &key_text);
+    if key_texts.is_empty() {
+        return;
+    }
+    let keys: Vec<String> = key_texts
+        .iter()
+        .map(|k| cache.row_key(spec.table, k))
+        .collect();
     let cache = cache.clone();
     exec.__after_commit(Box::new(move || {
-        let _ = cache.cmd(redis::cmd("DEL").arg(&key));
+        for chunk in keys.chunks(1000) {
+            let _ = cache.cmd(redis::cmd("DEL").arg(chunk));
+        }
     }));
 }

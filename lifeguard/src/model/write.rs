@@ -188,12 +188,14 @@ fn run_bulk<M: Model>(
     // Every row that decodes is invalidated before a decode error is returned: the write
     // has happened either way.
     let mut failed = None;
+    let mut keys = Vec::with_capacity(rows.len());
     for row in &rows {
         match M::from_row(row) {
-            Ok(m) => crate::cache::model::after_write::<M>(exec, m.__own_cache_key()),
+            Ok(m) => keys.push(m.__own_cache_key()),
             Err(e) => failed = failed.or(Some(e)),
         }
     }
+    crate::cache::model::after_writes::<M>(exec, keys);
     match failed {
         Some(e) => Err(e),
         None => Ok(rows.len() as u64),
