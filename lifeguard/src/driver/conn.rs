@@ -676,10 +676,11 @@ impl Responses {
     /// Like [`Responses::next`], with a `DataRow` handed over as its body, unparsed: a
     /// [`Row`](crate::Row) reads the column lengths itself, in one pass.
     pub(crate) fn next_frame(&mut self) -> Result<Frame> {
-        if self.fill()? == b'D' {
+        let header = self.fill()?;
+        if header.tag() == b'D' {
             // Skipping the header on the frozen `Bytes` is a pointer bump; on the `BytesMut`
             // it would be a second pass through its shared-buffer bookkeeping.
-            let mut frame = self.buf.split_to(self.frame_len()).freeze();
+            let mut frame = self.buf.split_to(header.len() as usize + 1).freeze();
             frame.advance(5);
             return Ok(Frame::DataRow(frame));
         }
@@ -694,19 +695,13 @@ impl Responses {
         }
     }
 
-    /// The length of the complete message at the head of `buf`, tag included.
-    fn frame_len(&self) -> usize {
-        let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
-        len as usize + 1
-    }
-
-    /// Waits until a complete message is at the head of the buffer; returns its tag.
-    fn fill(&mut self) -> Result<u8> {
+    /// Waits until a complete message is at the head of the buffer; returns its header.
+    fn fill(&mut self) -> Result<Header> {
         loop {
             // Only a complete message is parsed: `Message::parse` reserves room for the rest
             // of an incomplete one, which on a drained chunk is an allocation per request.
             match Header::parse(&self.buf) {
-                Ok(Some(h)) if self.buf.len() > h.len() as usize => return Ok(h.tag()),
+                Ok(Some(h)) if self.buf.len() > h.len() as usize => return Ok(h),
                 Ok(_) => {}
                 Err(e) => return Err(Error::io("parsing a response", e)),
             }

@@ -310,11 +310,7 @@ pub(crate) fn decided(conn: &Arc<Conn>, stmt: &Statement) -> bool {
             Err(e) => {
                 tracing::debug!(error = %e, "shared Sync: the catalog check failed; not sharing");
                 // Taken out first: closing it must not run under the slot's lock.
-                let stale = conn
-                    .share_check
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take();
+                let stale = check_slot(conn).take();
                 drop(stale);
                 false
             }
@@ -322,22 +318,19 @@ pub(crate) fn decided(conn: &Arc<Conn>, stmt: &Statement) -> bool {
     }
 }
 
+/// The connection's slot for the check statement.
+fn check_slot(conn: &Conn) -> std::sync::MutexGuard<'_, Option<Statement>> {
+    conn.share_check.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn volatile_behind(conn: &Arc<Conn>, names: &[String]) -> Result<bool> {
-    let cached = conn
-        .share_check
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let cached = check_slot(conn).clone();
     let stmt = match cached {
         Some(s) => s,
         None => {
             let s = query::prepare(conn, None, VOLATILE_BEHIND)?;
             // A concurrent first use may have stored one too; either answers the same.
-            let other = conn
-                .share_check
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .replace(s.clone());
+            let other = check_slot(conn).replace(s.clone());
             drop(other);
             s
         }
