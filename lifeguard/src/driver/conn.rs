@@ -145,6 +145,9 @@ pub(crate) struct Conn {
     /// out of `statements`, so it neither takes an application statement's place nor is
     /// evicted by them.
     pub(crate) share_check: std::sync::Mutex<Option<crate::driver::statement::Statement>>,
+    /// Set while a catalog check runs on this connection (one at a time, see
+    /// `driver::share::decided`).
+    pub(crate) share_checking: AtomicBool,
     pub(crate) config: Arc<Config>,
     pub(crate) cancel: CancelToken,
     /// The may worker the reader is polled on (counted there while the connection lives).
@@ -192,6 +195,7 @@ impl Conn {
             statements: StatementCache::new(config.statement_cache_capacity),
             types: std::sync::Mutex::new(HashMap::new()),
             share_check: std::sync::Mutex::new(None),
+            share_checking: AtomicBool::new(false),
             cancel: est.cancel,
             home: crate::driver::worker::Home::of(&est.read),
             config,

@@ -14,6 +14,7 @@
 //! table that calls a volatile function, or a foreign table, among the relations its words
 //! name, keeps it out too.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::driver::conn::Conn;
@@ -295,26 +296,36 @@ pub(crate) fn by_text(sql: &str) -> (Sharing, Vec<String>) {
 
 /// Whether `stmt` shares a `Sync`; the first time, the catalog is asked. Called only
 /// outside a transaction, so the check can neither abort one nor read its uncommitted
-/// catalog. A failed check leaves the question open for the next use, and drops the
-/// check's own statement (a `DISCARD ALL` may have removed it on the server).
+/// catalog. At most one check is in flight per connection: a caller arriving meanwhile runs
+/// on its own `Sync` and leaves the question for a later use (thousands of coroutines
+/// starting one statement at once prepare many copies of it, and a check each took the demo
+/// from 0.2 s to 5 s). A failed check leaves the question open too, and drops the check's
+/// own statement (a `DISCARD ALL` may have removed it on the server).
 pub(crate) fn decided(conn: &Arc<Conn>, stmt: &Statement) -> bool {
     match stmt.sharing() {
         Sharing::Yes => true,
         Sharing::No => false,
-        Sharing::Unchecked => match volatile_behind(conn, stmt.names()) {
-            Ok(volatile) => {
-                let sharing = if volatile { Sharing::No } else { Sharing::Yes };
-                stmt.set_sharing(sharing);
-                !volatile
+        Sharing::Unchecked => {
+            if conn.share_checking.swap(true, Ordering::Acquire) {
+                return false;
             }
-            Err(e) => {
-                tracing::debug!(error = %e, "shared Sync: the catalog check failed; not sharing");
-                // Taken out first: closing it must not run under the slot's lock.
-                let stale = check_slot(conn).take();
-                drop(stale);
-                false
+            let answer = volatile_behind(conn, stmt.names());
+            conn.share_checking.store(false, Ordering::Release);
+            match answer {
+                Ok(volatile) => {
+                    let sharing = if volatile { Sharing::No } else { Sharing::Yes };
+                    stmt.set_sharing(sharing);
+                    !volatile
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "shared Sync: the catalog check failed; not sharing");
+                    // Taken out first: closing it must not run under the slot's lock.
+                    let stale = check_slot(conn).take();
+                    drop(stale);
+                    false
+                }
             }
-        },
+        }
     }
 }
 
