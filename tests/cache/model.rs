@@ -178,6 +178,82 @@ fn a_bulk_write_invalidates_every_row_it_wrote() {
     });
 }
 
+/// A write that changes the key: the row leaves its old key too, or a cached read of the
+/// old key would return a row that is no longer there.
+#[test]
+fn a_key_change_invalidates_the_old_key() {
+    let (_db, cache, pool) = setup("rekey");
+    crate::in_coroutine(move || {
+        let old: Vec<String> = [41, 42, 43]
+            .iter()
+            .map(|id| cache.row_key("film", &id.to_string()))
+            .collect();
+        let mut film = Film::find_by_id(&pool, 41).unwrap().unwrap();
+        for id in [42, 43] {
+            Film::find_by_id(&pool, id).unwrap().unwrap();
+        }
+        assert!(old.iter().all(|k| cached_field(&cache, k, "d").is_some()));
+
+        film.update(&pool, Film::changes().set(Film::FilmId, 1041))
+            .unwrap();
+        assert_eq!(film.film_id, 1041);
+        assert_eq!(cached_field(&cache, &old[0], "k"), None, "the old key");
+        assert_eq!(Film::find_by_id(&pool, 41).unwrap(), None);
+        assert_eq!(
+            Film::find_by_id(&pool, 1041).unwrap().unwrap().title,
+            film.title
+        );
+
+        // update_many: the old keys come from the same statement (RETURNING sees only the
+        // new ones), after the commit of the surrounding transaction.
+        let tx = pool.transaction().unwrap();
+        let n = Film::update_many(
+            &tx,
+            Film::FilmId.in_([42, 43]),
+            Film::changes()
+                .set(Film::FilmId, 1042)
+                .set(Film::Title, "Moved".to_string()),
+        );
+        // Both rows cannot take the same new key: the unique violation writes nothing and
+        // leaves both entries.
+        assert!(n.is_err(), "{n:?}");
+        tx.rollback().unwrap();
+        assert!(old[1..]
+            .iter()
+            .all(|k| cached_field(&cache, k, "d").is_some()));
+
+        let tx = pool.transaction().unwrap();
+        let n = Film::update_many(
+            &tx,
+            Film::FilmId.eq(42).or(Film::FilmId.eq(43)),
+            Film::changes().set(Film::Title, "Moved".to_string()),
+        )
+        .unwrap();
+        assert_eq!(n, 2);
+        tx.commit().unwrap();
+        for id in [42, 43] {
+            Film::find_by_id(&pool, id).unwrap().unwrap();
+        }
+        let n = Film::update_many(
+            &pool,
+            Film::FilmId.eq(42),
+            Film::changes().set(Film::FilmId, 1042),
+        )
+        .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(cached_field(&cache, &old[1], "k"), None, "the old key");
+        assert_eq!(Film::find_by_id(&pool, 42).unwrap(), None);
+        assert_eq!(
+            Film::find_by_id(&pool, 1042).unwrap().unwrap().title,
+            "Moved"
+        );
+        assert!(
+            cached_field(&cache, &old[2], "d").is_some(),
+            "a row the filter did not match keeps its entry"
+        );
+    });
+}
+
 /// The stale-set race, step by step: a reader leases, reads the old row, and a write
 /// commits before its fill.
 #[test]

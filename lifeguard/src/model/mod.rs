@@ -200,9 +200,17 @@ pub trait Model: Sized {
     /// the stored row. No statement runs when `changes` is empty. A row that no longer
     /// exists is an [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) error.
     fn update(&mut self, exec: &(impl Executor + ?Sized), changes: Changes<Self>) -> Result<()> {
+        // A change to a key column moves the row to another cache key: both keys go.
+        let old_key = self.__own_cache_key();
         if let Some(row) = write::update(exec, self, changes)? {
             *self = row;
-            crate::cache::model::after_write::<Self>(exec, self.__own_cache_key());
+            let new_key = self.__own_cache_key();
+            let keys = if new_key == old_key {
+                vec![new_key]
+            } else {
+                vec![old_key, new_key]
+            };
+            crate::cache::model::after_writes::<Self>(exec, keys);
         }
         Ok(())
     }
@@ -235,7 +243,8 @@ pub trait Model: Sized {
     /// Applies `changes` to every row matching `filter` (live rows only, for a
     /// soft-deleting model), `updated_at` too; returns how many rows changed. Refused for a
     /// model with [`Hooks`] ([`ErrorKind::Hook`](crate::ErrorKind::Hook)). A cached model
-    /// deletes every changed row's key from Redis after the commit.
+    /// deletes every changed row's key from Redis after the commit (its old key too, when
+    /// `changes` sets a key column).
     fn update_many(
         exec: &(impl Executor + ?Sized),
         filter: Expr<Self>,

@@ -159,40 +159,95 @@ pub(crate) fn update_many<M: Model>(
     if changes.is_empty() {
         return Ok(0);
     }
-    let mut sql = format!("UPDATE {}", M::META.table);
+    let mut sql = String::new();
     let mut params = Vec::new();
+    // A change to a key column moves each row to another cache key, and RETURNING sees only
+    // the new values: the old keys are read (and locked) by a CTE of the same statement, so
+    // both keys leave Redis. Only cached models pay for it.
+    let moves_key = M::CACHE.is_some()
+        && exec.__cache().is_some()
+        && changes
+            .sets
+            .iter()
+            .any(|(c, _)| M::META.key.iter().any(|&k| M::META.columns[k] == *c));
+    let key_columns = || M::META.key.iter().map(|&k| M::META.columns[k]);
+    let olds = || (0..M::META.key.len()).map(|i| format!("lifeguard_old_{i}"));
+    if moves_key {
+        let (olds, keys) = (
+            olds().collect::<Vec<_>>(),
+            key_columns().collect::<Vec<_>>(),
+        );
+        let _ = write!(
+            sql,
+            "WITH lifeguard_old ({}) AS (SELECT {} FROM {} WHERE (",
+            olds.join(", "),
+            keys.join(", "),
+            M::META.table
+        );
+        filter.render(&mut sql, &mut params);
+        sql.push(')');
+        soft::and_live::<M>(&mut sql, "");
+        sql.push_str(" FOR UPDATE) ");
+    }
+    let _ = write!(sql, "UPDATE {}", M::META.table);
     changes.render(&mut sql, &mut params);
     soft::touch::<M>(&mut sql, &changes.sets);
-    sql.push_str(" WHERE (");
-    filter.render(&mut sql, &mut params);
-    sql.push(')');
-    soft::and_live::<M>(&mut sql, "");
-    run_bulk::<M>(exec, sql, &params)
+    if moves_key {
+        let pairs: Vec<String> = key_columns()
+            .zip(olds())
+            .map(|(k, o)| format!("{k} = {o}"))
+            .collect();
+        let _ = write!(sql, " FROM lifeguard_old WHERE {}", pairs.join(" AND "));
+    } else {
+        sql.push_str(" WHERE (");
+        filter.render(&mut sql, &mut params);
+        sql.push(')');
+        soft::and_live::<M>(&mut sql, "");
+    }
+    run_bulk::<M>(exec, sql, &params, moves_key)
 }
 
 /// Runs an update or delete by filter and returns the rows it wrote. On a cached model
 /// (with a cache on the executor) the written rows come back (`RETURNING`) so each one's
 /// key leaves Redis after the commit, as it does for a single-row write: without that, a
 /// cached `find_by_id` would return the row as it was until its TTL or the reflector.
+/// With `old_keys`, the statement is [`update_many`]'s CTE form and each row's old key
+/// leaves Redis too.
 fn run_bulk<M: Model>(
     exec: &(impl Executor + ?Sized),
     mut sql: String,
     params: &[Param<'_>],
+    old_keys: bool,
 ) -> Result<u64> {
     if M::CACHE.is_none() || exec.__cache().is_none() {
         return exec.execute(sql.as_str(), params);
     }
     sql.push_str(" RETURNING ");
     sql.push_str(M::META.column_list);
+    let n = M::META.columns.len();
+    // The row as it was: the old key columns (after the model's own) in the key's places.
+    let mut old_at: Vec<usize> = (0..n).collect();
+    if old_keys {
+        for (i, &k) in M::META.key.iter().enumerate() {
+            let _ = write!(sql, ", lifeguard_old_{i}");
+            old_at[k] = n + i;
+        }
+    }
     let rows = exec.query(sql.as_str(), params)?;
     // Every row that decodes is invalidated before a decode error is returned: the write
     // has happened either way.
     let mut failed = None;
-    let mut keys = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len() * (1 + old_keys as usize));
     for row in &rows {
         match M::from_row(row) {
             Ok(m) => keys.push(m.__own_cache_key()),
             Err(e) => failed = failed.or(Some(e)),
+        }
+        if old_keys {
+            match M::__from_row_at(row, &old_at) {
+                Ok(m) => keys.push(m.__own_cache_key()),
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
     }
     crate::cache::model::after_writes::<M>(exec, keys);
@@ -231,7 +286,7 @@ pub(crate) fn delete_many<M: Model>(
     if !force {
         soft::and_live::<M>(&mut sql, "");
     }
-    run_bulk::<M>(exec, sql, &params)
+    run_bulk::<M>(exec, sql, &params, false)
 }
 
 pub(crate) fn insert_many<M: Model>(exec: &(impl Executor + ?Sized), rows: &[M]) -> Result<u64> {
