@@ -112,6 +112,26 @@ fn key_clause<'a, M: Model>(values: &[Param<'a>], sql: &mut String, params: &mut
     }
 }
 
+/// ` WHERE (filter)`, and ` AND deleted_at IS NULL` when `live` and `M` soft-deletes.
+fn filter_clause<'a, M: Model>(
+    filter: &'a Expr<M>,
+    live: bool,
+    sql: &mut String,
+    params: &mut Vec<Param<'a>>,
+) {
+    sql.push_str(" WHERE (");
+    filter.render(sql, params);
+    sql.push(')');
+    if live {
+        soft::and_live::<M>(sql, "");
+    }
+}
+
+/// The name of the `i`th old key column in [`update_many`]'s CTE form.
+fn old_key_column(i: usize) -> String {
+    format!("lifeguard_old_{i}")
+}
+
 pub(crate) fn update<M: Model>(
     exec: &(impl Executor + ?Sized),
     model: &M,
@@ -171,7 +191,7 @@ pub(crate) fn update_many<M: Model>(
             .iter()
             .any(|(c, _)| M::META.key.iter().any(|&k| M::META.columns[k] == *c));
     let key_columns = || M::META.key.iter().map(|&k| M::META.columns[k]);
-    let olds = || (0..M::META.key.len()).map(|i| format!("lifeguard_old_{i}"));
+    let olds = || (0..M::META.key.len()).map(old_key_column);
     if moves_key {
         let (olds, keys) = (
             olds().collect::<Vec<_>>(),
@@ -179,14 +199,12 @@ pub(crate) fn update_many<M: Model>(
         );
         let _ = write!(
             sql,
-            "WITH lifeguard_old ({}) AS (SELECT {} FROM {} WHERE (",
+            "WITH lifeguard_old ({}) AS (SELECT {} FROM {}",
             olds.join(", "),
             keys.join(", "),
             M::META.table
         );
-        filter.render(&mut sql, &mut params);
-        sql.push(')');
-        soft::and_live::<M>(&mut sql, "");
+        filter_clause(filter, true, &mut sql, &mut params);
         sql.push_str(" FOR UPDATE) ");
     }
     let _ = write!(sql, "UPDATE {}", M::META.table);
@@ -199,10 +217,7 @@ pub(crate) fn update_many<M: Model>(
             .collect();
         let _ = write!(sql, " FROM lifeguard_old WHERE {}", pairs.join(" AND "));
     } else {
-        sql.push_str(" WHERE (");
-        filter.render(&mut sql, &mut params);
-        sql.push(')');
-        soft::and_live::<M>(&mut sql, "");
+        filter_clause(filter, true, &mut sql, &mut params);
     }
     run_bulk::<M>(exec, sql, &params, moves_key)
 }
@@ -224,15 +239,17 @@ fn run_bulk<M: Model>(
     }
     sql.push_str(" RETURNING ");
     sql.push_str(M::META.column_list);
-    let n = M::META.columns.len();
     // The row as it was: the old key columns (after the model's own) in the key's places.
-    let mut old_at: Vec<usize> = (0..n).collect();
-    if old_keys {
+    let old_at = old_keys.then(|| {
+        let n = M::META.columns.len();
+        let mut at: Vec<usize> = (0..n).collect();
         for (i, &k) in M::META.key.iter().enumerate() {
-            let _ = write!(sql, ", lifeguard_old_{i}");
-            old_at[k] = n + i;
+            sql.push_str(", ");
+            sql.push_str(&old_key_column(i));
+            at[k] = n + i;
         }
-    }
+        at
+    });
     let rows = exec.query(sql.as_str(), params)?;
     // Every row that decodes is invalidated before a decode error is returned: the write
     // has happened either way.
@@ -243,8 +260,8 @@ fn run_bulk<M: Model>(
             Ok(m) => keys.push(m.__own_cache_key()),
             Err(e) => failed = failed.or(Some(e)),
         }
-        if old_keys {
-            match M::__from_row_at(row, &old_at) {
+        if let Some(at) = &old_at {
+            match M::__from_row_at(row, at) {
                 Ok(m) => keys.push(m.__own_cache_key()),
                 Err(e) => failed = failed.or(Some(e)),
             }
@@ -280,12 +297,7 @@ pub(crate) fn delete_many<M: Model>(
         _ => format!("DELETE FROM {}", M::META.table),
     };
     let mut params = Vec::new();
-    sql.push_str(" WHERE (");
-    filter.render(&mut sql, &mut params);
-    sql.push(')');
-    if !force {
-        soft::and_live::<M>(&mut sql, "");
-    }
+    filter_clause(filter, !force, &mut sql, &mut params);
     run_bulk::<M>(exec, sql, &params, false)
 }
 
